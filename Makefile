@@ -1,0 +1,98 @@
+# Luna-IEMS: one Makefile for developers and CI (.ci/run calls `make test`).
+# `make run` and `make test` are the two commands; everything else is optional.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+LUNA := $(VENV)/bin/luna
+# torch first, as the CPU build: a plain `torch` requirement would pull a multi-GB CUDA build.
+# Elsewhere, point pip at the CPU wheels: make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+# Compose: the stack's profiles follow the ENABLE_* flags of .env.
+-include .env
+COMPOSE ?= docker compose
+COMPOSE_FILES := --env-file $(if $(wildcard .env),.env,.env.example) -f deploy/compose.yml
+PROFILES := $(if $(filter true,$(ENABLE_OBSERVABILITY)),--profile observability) \
+            $(if $(filter true,$(ENABLE_REDPANDA)),--profile redpanda) \
+            $(if $(filter true,$(ENABLE_MINIO)),--profile minio) \
+            $(if $(filter true,$(ENABLE_QUEUE)),--profile queue)
+
+.PHONY: help run test install install-dev lint fmt typecheck pytest bench openapi migrate seed preflight up down logs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.torch: | $(VENV)/bin/python
+	$(PIP) install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e ".[postgres,qdrant,embeddings]"
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet -e ".[postgres,qdrant,embeddings,dev]"
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv and install the service
+install-dev: $(VENV)/.installed-dev  ## … plus test and lint tools
+
+run: install  ## start the API on the embedded default (SQLite + embedded vectors under ./var)
+	$(LUNA) db upgrade
+	$(LUNA) serve
+
+lint: install-dev  ## ruff lint + format check
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+fmt: install-dev  ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+typecheck: install-dev  ## mypy strict on src/
+	$(VENV)/bin/mypy src
+
+pytest: install-dev  ## the test suite only (SQLite and a PostgreSQL the suite starts itself)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest  ## the whole suite: lint, types, tests
+
+bench: install-dev  ## benchmarks; results go to benchmarks/results/ and BENCHMARKS.md
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+openapi: install-dev  ## regenerate the committed openapi.json
+	$(PY) -c "import json; from luna_iems.main import create_app; from luna_iems.settings import Settings; print(json.dumps(create_app(Settings(_env_file=None)).openapi(), indent=2, sort_keys=True))" > openapi.json
+
+migrate: install  ## apply database migrations (DATABASE_URL)
+	$(LUNA) db upgrade
+
+seed: install  ## load demo data (arrives with the energy-data and knowledge capabilities)
+	$(LUNA) seed
+
+preflight: install  ## check ports, data directories and running stacks for `make up`
+	$(LUNA) preflight --scope stack
+
+up: preflight  ## start the compose stack (profiles from ENABLE_* in .env)
+	$(COMPOSE) $(COMPOSE_FILES) $(PROFILES) up -d --build
+
+down:  ## stop the compose stack
+	$(COMPOSE) $(COMPOSE_FILES) --profile '*' down
+
+logs:  ## follow the compose stack's logs
+	$(COMPOSE) $(COMPOSE_FILES) $(PROFILES) logs -f --tail=200
+
+clean:  ## remove caches (keeps .venv and ./var)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache benchmarks/results

@@ -1,0 +1,257 @@
+"""`luna`: the command line, built on the same settings and bootstrap as the API.
+
+Expected failures exit non-zero with one clear line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from luna_iems.admin import service as admin_service
+from luna_iems.admin.schemas import ApiKeyCreate, ApiKeyRead, Role
+from luna_iems.bootstrap import Container, build_container
+from luna_iems.db import migrate
+from luna_iems.errors import LunaError
+from luna_iems.ops.schemas import StatusSummary
+from luna_iems.settings import Settings, UnsafeSettingsError
+
+app = typer.Typer(
+    name="luna",
+    help="Luna-IEMS: self-hosted Intelligent Energy Management System.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(
+    help="Database schema (Alembic migrations shipped in the package).", no_args_is_help=True
+)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit code 1."""
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, UnsafeSettingsError) as exc:
+        first = str(exc).strip().splitlines()
+        raise CliError(f"invalid settings: {' '.join(first[:3])}") from exc
+
+
+@contextmanager
+def container_scope(*, migrate_first: bool = False) -> Iterator[Container]:
+    container = build_container(load_settings())
+    try:
+        if migrate_first:
+            migrate.upgrade(container.engine)
+        yield container
+    finally:
+        container.close()
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run `action`, turning expected failures into one line and a non-zero exit."""
+    try:
+        return action()
+    except CliError as exc:
+        raise fail(str(exc)) from None
+    except LunaError as exc:
+        raise fail(exc.message) from None
+    except OperationalError as exc:
+        raise fail(f"database not reachable: {str(exc.orig).strip().splitlines()[0]}") from None
+    except SQLAlchemyError as exc:
+        raise fail(f"database error: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default API_PORT).")] = None,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Start the API (migrates first when APPLY_MIGRATIONS is true)."""
+    import os
+
+    import uvicorn
+
+    from luna_iems.ops.preflight import run_preflight
+
+    settings = run(load_settings)
+    if host:
+        os.environ["API_HOST"] = host
+    if port:
+        os.environ["API_PORT"] = str(port)
+    settings = run(load_settings)
+    report = run_preflight(settings=settings, scope="local")
+    if not report.ok:
+        for check in report.failures:
+            err.print(f"[bold red]preflight:[/] {check.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    uvicorn.run(
+        "luna_iems.main:app_factory",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        reload=reload,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations (safe to run twice)."""
+
+    def action() -> str | None:
+        with container_scope() as container:
+            return migrate.upgrade(container.engine, revision)
+
+    console.print(f"schema at revision {run(action)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and the newest one shipped."""
+
+    def action() -> tuple[str | None, str | None]:
+        with container_scope() as container:
+            return migrate.current_revision(container.engine), migrate.head_revision()
+
+    current, head = run(action)
+    console.print(f"database: {current or 'empty'}  shipped head: {head}")
+
+
+@app.command()
+def preflight(
+    scope: Annotated[
+        str, typer.Option(help="'stack' (make up: every published port) or 'local' (make run).")
+    ] = "stack",
+) -> None:
+    """Check ports, data directories and running stacks before starting."""
+    from luna_iems.ops.preflight import run_preflight
+
+    if scope not in {"stack", "local"}:
+        raise fail(f"--scope must be 'stack' or 'local', not {scope!r}")
+    settings = run(load_settings)
+    report = run_preflight(settings=settings, scope="stack" if scope == "stack" else "local")
+    for check in report.checks:
+        mark = "[green]ok[/]  " if check.ok else "[bold red]FAIL[/]"
+        console.print(f"{mark} {check.name}: {check.message}", highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key, e.g. 'grafana'.")],
+    role: Annotated[Role, typer.Option(help="viewer, analyst or admin.")] = Role.VIEWER,
+) -> None:
+    """Create an API key and print its token once."""
+
+    def action() -> str:
+        with container_scope(migrate_first=True) as container, container.session_factory() as session:
+            return admin_service.create_key(session=session, key_in=ApiKeyCreate(name=name, role=role)).token
+
+    token = run(action)
+    console.print(f"created {role.value} key '{name}'. Token (shown once):")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (never their secrets)."""
+
+    def action() -> list[ApiKeyRead]:
+        with container_scope(migrate_first=True) as container, container.session_factory() as session:
+            return admin_service.list_keys(session=session)
+
+    table = Table("key_id", "name", "role", "prefix", "created_at", "last_used_at", "revoked_at")
+    for key in run(action):
+        table.add_row(
+            str(key.key_id),
+            key.name,
+            key.role.value,
+            key.prefix,
+            key.created_at.isoformat(),
+            key.last_used_at.isoformat() if key.last_used_at else "-",
+            key.revoked_at.isoformat() if key.revoked_at else "-",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key_id shown by `luna keys list`.")]) -> None:
+    """Revoke an API key."""
+
+    def action() -> None:
+        try:
+            parsed = uuid.UUID(key_id)
+        except ValueError:
+            raise CliError(f"{key_id!r} is not a key_id (a UUID); see `luna keys list`") from None
+        with container_scope(migrate_first=True) as container, container.session_factory() as session:
+            admin_service.revoke_key(session=session, key_id=parsed)
+
+    run(action)
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Backends, schema revision, hypertables and row counts (like GET /status/summary)."""
+    from luna_iems.ops import service as ops_service
+
+    def action() -> StatusSummary:
+        with container_scope() as container:
+            return ops_service.status_summary(container)
+
+    summary = run(action)
+    if as_json:
+        print(json.dumps(summary.model_dump(mode="json"), indent=2))
+        return
+    table = Table("backend", "kind", "ok", "detail")
+    for b in summary.backends:
+        table.add_row(b.name, b.kind, "yes" if b.ok else "NO", b.detail)
+    console.print(table)
+    db = summary.database
+    console.print(
+        f"schema {db.schema_revision or 'empty'} (shipped {db.schema_head}); "
+        f"time series stored as {db.time_series_storage}"
+    )
+    rows = Table("table", "rows")
+    for name, count in db.row_counts.items():
+        rows.add_row(name, str(count))
+    console.print(rows)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,70 @@
+"""Typed FastAPI dependency aliases: the container, a database session, and the caller's role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from luna_iems.admin import service as admin_service
+from luna_iems.admin.schemas import Principal, Role
+from luna_iems.bootstrap import Container
+from luna_iems.errors import AuthenticationError, PermissionDeniedError
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_session(container: ContainerDep) -> Iterator[Session]:
+    # Services commit their own unit of work; anything uncommitted is rolled back on close.
+    with container.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+# Both schemes appear in the OpenAPI document, so /docs offers an "Authorize" button for each.
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = api_key or (bearer.credentials if bearer else None)
+    if not token:
+        raise AuthenticationError(
+            "missing API key: send it as 'X-API-Key: <key>' or 'Authorization: Bearer <key>'"
+        )
+    principal = admin_service.authenticate(session=session, token=token)
+    # The audit and logging middleware read the caller from here (never the token itself).
+    request.state.principal = principal
+    return principal
+
+
+def require_role(needed: Role) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if not principal.role.allows(needed):
+            raise PermissionDeniedError(
+                f"this needs the role '{needed.value}' or higher; your key has '{principal.role.value}'",
+                details={"needed": needed.value, "have": principal.role.value},
+            )
+        return principal
+
+    return check
+
+
+ViewerKey = Annotated[Principal, Depends(require_role(Role.VIEWER))]
+AnalystKey = Annotated[Principal, Depends(require_role(Role.ANALYST))]
+AdminKey = Annotated[Principal, Depends(require_role(Role.ADMIN))]

@@ -1,0 +1,111 @@
+"""The FastAPI application: `create_app(settings)` and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from luna_iems import __version__
+from luna_iems.admin import service as admin_service
+from luna_iems.admin.router import router as admin_router
+from luna_iems.admin.schemas import ApiKeyCreated
+from luna_iems.bootstrap import Container, build_container
+from luna_iems.db import migrate
+from luna_iems.errors import install_error_handlers
+from luna_iems.ops.logs import configure_logging
+from luna_iems.ops.metrics import Metrics
+from luna_iems.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from luna_iems.ops.router import public_router as ops_public_router
+from luna_iems.ops.router import router as ops_router
+from luna_iems.settings import Settings, get_settings
+
+log = logging.getLogger("luna_iems")
+
+OPENAPI_TAGS = [
+    {"name": "ops", "description": "Health, readiness, metrics and the status summary."},
+    {"name": "admin", "description": "API keys, audit trail, privacy and settings (admin role)."},
+]
+
+
+def startup(container: Container) -> ApiKeyCreated | None:
+    """Migrate (when configured) and make sure an admin key exists; returns a newly created one."""
+    settings = container.settings
+    if settings.apply_migrations:
+        revision = migrate.upgrade(container.engine)
+        log.info("database schema at revision %s", revision, extra={"db": container.engine.dialect.name})
+    operator_key = settings.luna_admin_key.get_secret_value() if settings.luna_admin_key else None
+    with container.session_factory() as session:
+        return admin_service.ensure_admin_key(session=session, operator_key=operator_key)
+
+
+def print_welcome(settings: Settings, created: ApiKeyCreated | None) -> None:
+    """The first thing a person sees: where the API lives and, once, the admin key."""
+    host = "localhost" if settings.api_host in {"0.0.0.0", "127.0.0.1", "::"} else settings.api_host  # noqa: S104
+    base = f"http://{host}:{settings.api_port}"
+    lines = [
+        "",
+        f"  Luna-IEMS {__version__} is starting on {base}",
+        f"  API docs:   {base}/docs",
+        f"  Readiness:  {base}/health/ready",
+    ]
+    if created is not None:
+        lines += [
+            "",
+            "  An admin API key was created. It is shown ONCE; store it now:",
+            f"      {created.token}",
+            f'  Try: curl -H "X-API-Key: {created.token}" {base}/status/summary',
+        ]
+    print("\n".join([*lines, ""]), file=sys.stdout, flush=True)
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else get_settings())
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = container or build_container(settings)
+        app.state.container = active
+        created = startup(active)
+        print_welcome(settings, created)
+        try:
+            yield
+        finally:
+            if container is None:
+                active.close()
+
+    app = FastAPI(
+        title="Luna-IEMS",
+        version=__version__,
+        summary="Self-hosted Intelligent Energy Management System: energy data, knowledge, decisions.",
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    if container is not None:
+        app.state.container = container
+
+    def audit(**entry: Any) -> None:
+        with app.state.container.session_factory() as session:
+            admin_service.record_audit(session=session, **entry)
+
+    install_error_handlers(app)
+    # Our own limit rather than FastAPI's `max_body_size`: that one answers 413 in plain text.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, audit=audit)
+    app.include_router(ops_public_router)
+    app.include_router(ops_router)
+    app.include_router(admin_router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory luna_iems.main:app_factory`."""
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)

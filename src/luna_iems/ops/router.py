@@ -1,0 +1,57 @@
+"""Health, readiness, metrics (public) and the status summary (viewer and up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from luna_iems.deps import ContainerDep, ViewerKey
+from luna_iems.ops import service as ops_service
+from luna_iems.ops.schemas import Health, Liveness, Readiness, StatusSummary
+
+public_router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"])
+
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Readiness, "description": "A required backend does not answer"}
+}
+
+
+@public_router.get("/health/live", response_model=Liveness)
+def live() -> Liveness:
+    """The process is up. Checks nothing else."""
+    return ops_service.liveness()
+
+
+@public_router.get("/health/ready", response_model=Readiness, responses=_NOT_READY)
+async def ready(container: ContainerDep) -> JSONResponse:
+    """Every required backend answers (200), or 503 naming the failing components."""
+    result = await run_in_threadpool(ops_service.readiness, container)
+    return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.status == "ready" else 503)
+
+
+@public_router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(container: ContainerDep) -> JSONResponse:
+    """Liveness and readiness together; 503 when not ready."""
+    result = Health(
+        live=ops_service.liveness(), ready=await run_in_threadpool(ops_service.readiness, container)
+    )
+    return JSONResponse(
+        result.model_dump(mode="json"), status_code=200 if result.ready.status == "ready" else 503
+    )
+
+
+@public_router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition: request counts and latency by route and status, build info."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/status/summary", response_model=StatusSummary)
+def status_summary(container: ContainerDep, _: ViewerKey) -> StatusSummary:
+    """Backend kinds and reachability, row counts per table, schema revision, hypertables or not."""
+    return ops_service.status_summary(container)

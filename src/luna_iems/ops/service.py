@@ -1,0 +1,79 @@
+"""Liveness, readiness and the status summary: asks every configured backend the same question."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import func, select, text
+
+from luna_iems import __version__
+from luna_iems.bootstrap import Container
+from luna_iems.db import dialect, migrate
+from luna_iems.db.models import metadata
+from luna_iems.ops.schemas import ComponentRead, DatabaseStatus, Liveness, Readiness, StatusSummary
+from luna_iems.ports import ComponentHealth, HealthCheck
+
+_STARTED = time.monotonic()
+
+
+def liveness() -> Liveness:
+    return Liveness(status="ok", version=__version__, uptime_s=round(time.monotonic() - _STARTED, 3))
+
+
+def _check(component: HealthCheck) -> ComponentHealth:
+    try:
+        return component.health()
+    except Exception as exc:  # a health probe must report, never raise
+        name = type(component).__name__
+        return ComponentHealth(name=name, kind=name, ok=False, detail=f"health check raised: {exc}")
+
+
+def check_components(container: Container) -> list[ComponentRead]:
+    """Run every backend's health check concurrently (a slow one must not serialise the rest)."""
+    checks = container.health_checks()
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        results = list(pool.map(_check, checks))
+    return [
+        ComponentRead(
+            name=r.name, kind=r.kind, ok=r.ok, required=r.required, detail=r.detail, info=dict(r.info)
+        )
+        for r in results
+    ]
+
+
+def readiness(container: Container) -> Readiness:
+    """Ready when every required backend answers; `failing` names the ones that do not."""
+    components = check_components(container)
+    failing = [c.name for c in components if c.required and not c.ok]
+    return Readiness(status="not_ready" if failing else "ready", failing=failing, components=components)
+
+
+def database_status(container: Container) -> DatabaseStatus:
+    with container.engine.connect() as connection:
+        counts = {
+            table.name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in metadata.sorted_tables
+        }
+        has_timescale = dialect.timescaledb_available(connection)
+        hypertables = dialect.hypertables(connection)
+        connection.execute(text("SELECT 1"))
+    return DatabaseStatus(
+        kind=container.engine.dialect.name,
+        schema_revision=migrate.current_revision(container.engine),
+        schema_head=migrate.head_revision(),
+        timescaledb=has_timescale,
+        hypertables=hypertables,
+        time_series_storage="hypertables" if hypertables else "plain tables",
+        row_counts=counts,
+    )
+
+
+def status_summary(container: Container) -> StatusSummary:
+    return StatusSummary(
+        version=__version__,
+        environment=container.settings.environment,
+        uptime_s=round(time.monotonic() - _STARTED, 3),
+        backends=check_components(container),
+        database=database_status(container),
+    )

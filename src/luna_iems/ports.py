@@ -1,0 +1,105 @@
+"""Backend Protocols. Domain code depends on these only; `bootstrap.py` picks the implementations.
+
+Each adapter also implements `HealthCheck`, so readiness and the status summary can ask every
+configured backend the same question without knowing what it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+# A vector is any float sequence; NumPy arrays pass through without a copy.
+Vector = Sequence[float] | npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    """What one backend says about itself."""
+
+    name: str
+    kind: str  # e.g. "sqlite", "postgresql", "numpy-sqlite", "qdrant", "sentence-transformers"
+    ok: bool
+    required: bool = True
+    detail: str = ""
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class HealthCheck(Protocol):
+    def health(self) -> ComponentHealth: ...
+
+
+@dataclass(frozen=True)
+class VectorPoint:
+    point_id: str  # a UUID string (Qdrant accepts UUIDs and unsigned integers only)
+    vector: Vector
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class VectorFilter:
+    """Conjunctive payload filter: exact matches, "any of" on list fields, and a time range on `ts`."""
+
+    equals: Mapping[str, str | int] = field(default_factory=dict)
+    any_of: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    ts_from: datetime | None = None
+    ts_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    point_id: str
+    score: float  # cosine similarity, higher is closer
+    payload: Mapping[str, Any]
+
+
+class VectorStore(HealthCheck, Protocol):
+    """A named collection of fixed-dimension vectors with payloads, searched by cosine similarity."""
+
+    @property
+    def collection(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None: ...
+
+    def delete(self, point_ids: Sequence[str]) -> None: ...
+
+    def search(self, vector: Vector, *, top_k: int, flt: VectorFilter | None = None) -> list[VectorHit]: ...
+
+    def count(self) -> int: ...
+
+
+class Embedder(HealthCheck, Protocol):
+    """Turns text into unit-length vectors of `dimension` floats."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str], *, kind: Literal["query", "passage"]) -> list[list[float]]: ...
+
+
+class ObjectStore(HealthCheck, Protocol):
+    """Blob storage for original uploaded files."""
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

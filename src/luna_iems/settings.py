@@ -1,0 +1,155 @@
+"""The one place that reads the environment (and `.env`).
+
+Every setting has an environment variable of the same name in upper case (see `.env.example`).
+A backend URL left empty selects the embedded default for that concern; `bootstrap.py` is the only
+module that turns these settings into concrete adapters.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the known-unsafe default we refuse in production
+DEV_POSTGRES_PASSWORD = "luna"  # noqa: S105 - compose default, refused outside development
+
+Environment = Literal["development", "test", "production"]
+
+
+class UnsafeSettingsError(ValueError):
+    """A setting keeps an unsafe default in an environment where that is not allowed."""
+
+
+class Settings(BaseSettings):
+    """Typed configuration. Construct with keyword overrides in tests: `Settings(database_url=...)`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- deployment -----------------------------------------------------------------------
+    environment: Environment = "development"
+    project_name: str = "luna-iems"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8001, ge=1, le=65535)
+    data_dir: Path = Path("var")
+    apply_migrations: bool = True
+    seed_demo_data: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    # --- security -------------------------------------------------------------------------
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    luna_admin_key: SecretStr | None = None
+    luna_max_upload_mb: float = Field(default=50, gt=0)
+
+    # --- relational + time series ---------------------------------------------------------
+    database_url: str | None = None  # empty: SQLite file under data_dir
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+
+    # --- vectors and embeddings ------------------------------------------------------------
+    qdrant_url: str | None = None  # empty: embedded index under data_dir
+    qdrant_api_key: SecretStr | None = None
+    vector_collection_prefix: str = "luna_chunks"
+    embedding_backend: Literal["auto", "local", "ollama"] = "auto"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(default=32, ge=1)
+
+    # --- model serving / extraction / files -----------------------------------------------
+    ollama_url: str | None = None
+    ollama_embed_model: str = "nomic-embed-text"
+    ollama_chat_model: str = "llama3.1:8b"
+    tika_url: str | None = None
+    s3_endpoint_url: str | None = None  # empty: local directory under data_dir
+    s3_bucket: str = "luna-iems"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    http_timeout_s: float = Field(default=5.0, gt=0)
+
+    # --- compose stack: published ports and optional profiles ------------------------------
+    postgres_port: int = 8301
+    postgres_user: str = "luna"
+    postgres_password: SecretStr = SecretStr(DEV_POSTGRES_PASSWORD)
+    postgres_db: str = "luna"
+    redis_port: int = 8302
+    qdrant_http_port: int = 6333
+    qdrant_grpc_port: int = 6334
+    minio_api_port: int = 9000
+    minio_console_port: int = 9001
+    ollama_port: int = 11434
+    tika_port: int = 9998
+    grafana_port: int = 3000
+    loki_port: int = 3100
+    prometheus_port: int = 9090
+    enable_redpanda: bool = False
+    enable_observability: bool = False
+    redpanda_port: int = 19092
+    enable_minio: bool = False
+    enable_queue: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "development":
+            return self
+        problems = []
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            problems.append("SECRET_KEY still has the development default; set a random value")
+        if self.database_url and f":{DEV_POSTGRES_PASSWORD}@" in self.database_url:
+            problems.append("DATABASE_URL uses the development password 'luna'")
+        if self.postgres_password.get_secret_value() == DEV_POSTGRES_PASSWORD and self.database_url:
+            problems.append("POSTGRES_PASSWORD still has the development default")
+        if self.environment == "production" and problems:
+            raise UnsafeSettingsError(
+                f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems)
+            )
+        return self
+
+    # --- derived values (no I/O) ------------------------------------------------------------
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Accept the common shorthand and pin the psycopg 3 driver.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'luna.db').as_posix()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.luna_max_upload_mb * 1024 * 1024)
+
+    def published_ports(self) -> dict[str, int]:
+        """Every port the compose stack would publish for this configuration, by service."""
+        ports = {
+            "api": self.api_port,
+            "postgres": self.postgres_port,
+            "qdrant-http": self.qdrant_http_port,
+            "qdrant-grpc": self.qdrant_grpc_port,
+            "ollama": self.ollama_port,
+            "tika": self.tika_port,
+        }
+        if self.enable_minio:
+            ports |= {"minio-api": self.minio_api_port, "minio-console": self.minio_console_port}
+        if self.enable_observability:
+            ports |= {
+                "grafana": self.grafana_port,
+                "loki": self.loki_port,
+                "prometheus": self.prometheus_port,
+            }
+        if self.enable_queue:
+            ports |= {"redis": self.redis_port}
+        if self.enable_redpanda:
+            ports |= {"redpanda": self.redpanda_port}
+        return ports
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment and `.env` (called once per process by the entry points)."""
+    return Settings()
