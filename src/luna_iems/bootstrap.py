@@ -52,10 +52,10 @@ class Container:
             vectors: HealthCheck = self.vector_store
         except Exception as exc:  # e.g. the embedder that gives the dimension is unreachable
             vectors = _Failed(ComponentHealth(name="vector_store", kind="unknown", ok=False, detail=str(exc)))
-        return [_DatabaseCheck(self.engine), vectors, self.embedder, *self.extra_checks]
+        return [_DatabaseCheck(self.engine), vectors, self.embedder, self.object_store, *self.extra_checks]
 
     def close(self) -> None:
-        for component in (self._vector_store, self.embedder, *self.extra_checks):
+        for component in (self._vector_store, self.embedder, self.object_store, *self.extra_checks):
             closer: Any = getattr(component, "close", None)
             if callable(closer):
                 closer()
@@ -157,12 +157,25 @@ def build_container(settings: Settings) -> Container:
         settings.resolved_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
     )
     embedder = build_embedder(settings)
+    object_store: ObjectStore
+    if settings.s3_endpoint_url:
+        from luna_iems.adapters.s3_files import S3ObjectStore
+
+        object_store = S3ObjectStore(
+            endpoint_url=settings.s3_endpoint_url,
+            bucket=settings.s3_bucket,
+            access_key=settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
+            secret_key=settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
+            timeout_s=settings.http_timeout_s,
+        )
+    else:
+        object_store = LocalObjectStore(settings.data_dir / "files")
     return Container(
         settings=settings,
         engine=engine,
         session_factory=build_session_factory(engine),
         embedder=embedder,
-        object_store=LocalObjectStore(settings.data_dir / "files"),
+        object_store=object_store,
         _vector_store_factory=build_vector_store_factory(settings, embedder),
         extra_checks=build_extra_checks(settings),
     )

@@ -22,7 +22,7 @@ def test_live_ready_and_combined(client: TestClient) -> None:
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["status"] == "ready" and body["failing"] == []
-    assert {c["name"] for c in body["components"]} == {"database", "vector_store", "embedder"}
+    assert {c["name"] for c in body["components"]} == {"database", "vector_store", "embedder", "object_store"}
     combined = client.get("/health")
     assert combined.status_code == 200 and combined.json()["ready"]["status"] == "ready"
 
@@ -76,6 +76,7 @@ def test_ready_checks_tika_and_ollama_over_their_http_apis(
                 "database": "sqlite",
                 "vector_store": "numpy-sqlite",
                 "embedder": "ollama",
+                "object_store": "local-directory",
                 "tika": "tika",
                 "generator": "ollama",
             }
@@ -143,6 +144,7 @@ def test_status_summary(client: TestClient, db_kind: str) -> None:
         "database": True,
         "vector_store": True,
         "embedder": True,
+        "object_store": True,
     }
 
 

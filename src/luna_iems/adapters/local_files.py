@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from luna_iems.errors import NotFoundError
 from luna_iems.ports import ComponentHealth
 
 
@@ -35,7 +36,10 @@ class LocalObjectStore:
             raise
 
     def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"stored file {key!r} does not exist", details={"key": key}) from None
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
