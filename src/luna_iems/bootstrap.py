@@ -154,7 +154,10 @@ def build_extra_checks(settings: Settings) -> list[HealthCheck]:
 def build_container(settings: Settings) -> Container:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = build_engine(
-        settings.resolved_database_url, pool_size=settings.db_pool_size, echo=settings.db_echo
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        echo=settings.db_echo,
     )
     embedder = build_embedder(settings)
     object_store: ObjectStore

@@ -50,7 +50,22 @@ class Settings(BaseSettings):
     # --- relational + time series ---------------------------------------------------------
     database_url: str | None = None  # empty: SQLite file under data_dir
     db_pool_size: int = Field(default=10, ge=1)
+    db_pool_timeout_s: float = Field(default=30, gt=0)
     db_echo: bool = False
+
+    # --- energy data -------------------------------------------------------------------------
+    timezone: str = "Europe/Berlin"  # the site's calendar: daily/weekly/monthly buckets and KPIs
+    default_market: str = "DE-LU"
+    default_product: str = "day_ahead"
+    raw_retention_days: int = Field(default=0, ge=0)  # 0: keep raw readings forever; rollups always stay
+    rollup_interval_s: float = Field(default=30, gt=0)
+    retention_interval_s: float = Field(default=3600, gt=0)
+    enable_scheduler: bool = True
+    sim_config_path: Path = Path("config/sim.yml")
+    mqtt_url: str | None = None  # e.g. mqtt://user:pass@broker:1883; empty: no MQTT subscriber
+    mqtt_topics: str = "luna/readings/#,tele/+/SENSOR"
+    mqtt_client_id: str = "luna-iems"
+    mqtt_reconnect_max_s: float = Field(default=60, gt=0)
 
     # --- vectors and embeddings ------------------------------------------------------------
     qdrant_url: str | None = None  # empty: embedded index under data_dir

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from luna_iems.db import migrate
 from luna_iems.main import create_app
 from tests.conftest import ADMIN_TOKEN, auth, make_settings
 from tests.support.loopback import json_reply, loopback_server, text_reply
@@ -135,7 +136,7 @@ def test_status_summary(client: TestClient, db_kind: str) -> None:
     summary = client.get("/status/summary", headers=auth(ADMIN_TOKEN)).json()
     db = summary["database"]
     assert db["kind"] == db_kind
-    assert db["schema_revision"] == db["schema_head"] == "0001"
+    assert db["schema_revision"] == db["schema_head"] == migrate.head_revision()
     # No TimescaleDB on the test machine: the summary must say so rather than pretend.
     assert db["hypertables"] == [] and db["time_series_storage"] == "plain tables"
     assert db["row_counts"]["api_keys"] == 1 and db["row_counts"]["privacy_config"] == 1
@@ -175,3 +176,27 @@ def test_access_log_is_json_with_request_fields_and_no_secrets(
     assert ADMIN_TOKEN not in out
     created_tokens = [r for r in records if "luna_" in json.dumps(r) and "token" in json.dumps(r)]
     assert created_tokens == []
+
+
+def test_many_concurrent_authenticated_reads_do_not_exhaust_the_pool(
+    tmp_path: Path, fresh_database_url: Callable[[str], str], db_kind: str
+) -> None:
+    """Regression: each request held its session's connection while the status summary opened
+    more, so ~15-20 concurrent callers deadlocked the pool (found by the API load benchmark)."""
+    import asyncio
+
+    import httpx
+
+    settings = make_settings(
+        tmp_path, database_url=fresh_database_url(db_kind), db_pool_size=2, db_pool_timeout_s=3
+    )
+    app = create_app(settings)
+
+    async def hammer() -> list[int]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://luna") as http:
+                calls = [http.get("/status/summary", headers=auth(ADMIN_TOKEN)) for _ in range(24)]
+                return [r.status_code for r in await asyncio.gather(*calls)]
+
+    assert asyncio.run(hammer()) == [200] * 24

@@ -105,8 +105,11 @@ def authenticate(*, session: Session, token: str) -> Principal:
     now = datetime.now(tz=UTC)
     if key.last_used_at is None or now - key.last_used_at > _TOUCH_INTERVAL:
         repository.touch_key(session=session, key_id=key.key_id, when=now)
-        session.commit()
-    return Principal(key_id=key.key_id, name=key.name, role=Role(key.role))
+    principal = Principal(key_id=key.key_id, name=key.name, role=Role(key.role))
+    # End the transaction: the connection goes back to the pool instead of being held while the
+    # handler runs (handlers that open their own connections would otherwise exhaust the pool).
+    session.commit()
+    return principal
 
 
 def ensure_admin_key(*, session: Session, operator_key: str | None) -> ApiKeyCreated | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -35,5 +36,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest revision shipped in the package (read once: the scripts do not change at run time)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

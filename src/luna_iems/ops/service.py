@@ -15,6 +15,8 @@ from luna_iems.ops.schemas import ComponentRead, DatabaseStatus, Liveness, Readi
 from luna_iems.ports import ComponentHealth, HealthCheck
 
 _STARTED = time.monotonic()
+# Shared by all readiness calls: creating a pool per request cost more than the checks themselves.
+_CHECK_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="luna-health")
 
 
 def liveness() -> Liveness:
@@ -31,9 +33,7 @@ def _check(component: HealthCheck) -> ComponentHealth:
 
 def check_components(container: Container) -> list[ComponentRead]:
     """Run every backend's health check concurrently (a slow one must not serialise the rest)."""
-    checks = container.health_checks()
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
-        results = list(pool.map(_check, checks))
+    results = list(_CHECK_POOL.map(_check, container.health_checks()))
     return [
         ComponentRead(
             name=r.name, kind=r.kind, ok=r.ok, required=r.required, detail=r.detail, info=dict(r.info)

@@ -1,0 +1,77 @@
+"""`make bench`: run the registered benchmarks, save each result as JSON, print Markdown tables.
+
+    python -m benchmarks.run [--only NAME] [--quick] [--postgres]
+
+Results go to benchmarks/results/<name>-<UTC timestamp>.json (gitignored). Figures worth keeping are
+pasted into BENCHMARKS.md with the machine and date. Every benchmark reports ratios against a baseline
+measured in the same run: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import api_load
+from benchmarks.common import machine, machine_line
+
+Benchmark = Callable[..., dict[str, Any]]  # keyword arguments: quick, postgres
+
+REGISTRY: dict[str, Benchmark] = {
+    "api_load": api_load.run,
+}
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def run_one(name: str, *, quick: bool, postgres: bool) -> Path:
+    started = datetime.now(UTC)
+    result = REGISTRY[name](quick=quick, postgres=postgres)
+    info = machine()
+    result = {
+        "name": name,
+        "date": started.isoformat(timespec="seconds"),
+        "machine": info,
+        **result,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n## {name}: {result.get('title', '')}\n")
+    print(markdown_table(result["columns"], result["rows"]))
+    print(f"\nDate: {result['date']}. Machine: {machine_line(info)}.")
+    for note in result.get("notes", []):
+        print(f"Note: {note}.")
+    print(f"Saved {path}")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(REGISTRY), help="run only this benchmark")
+    parser.add_argument("--quick", action="store_true", help="short durations: a smoke run, not figures")
+    parser.add_argument("--postgres", action="store_true", help="also measure on a throwaway PostgreSQL")
+    args = parser.parse_args(argv)
+    for name in [args.only] if args.only else list(REGISTRY):
+        run_one(name, quick=args.quick, postgres=args.postgres)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
