@@ -13,6 +13,7 @@ from luna_iems.admin import service as admin_service
 from luna_iems.admin.schemas import Principal, Role
 from luna_iems.bootstrap import Container
 from luna_iems.errors import AuthenticationError, PermissionDeniedError
+from luna_iems.scheduler import Scheduler
 
 
 def get_container(request: Request) -> Container:
@@ -21,6 +22,14 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_scheduler(request: Request) -> Scheduler:
+    scheduler: Scheduler = request.app.state.scheduler
+    return scheduler
+
+
+SchedulerDep = Annotated[Scheduler, Depends(get_scheduler)]
 
 
 def get_session(container: ContainerDep) -> Iterator[Session]:

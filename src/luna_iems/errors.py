@@ -49,6 +49,11 @@ class PayloadTooLargeError(LunaError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(LunaError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class AuthenticationError(LunaError):
     status_code = 401
     code = "unauthenticated"

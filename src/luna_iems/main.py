@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from luna_iems import __version__
 from luna_iems.admin import service as admin_service
@@ -22,12 +23,22 @@ from luna_iems.ops.metrics import Metrics
 from luna_iems.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from luna_iems.ops.router import public_router as ops_public_router
 from luna_iems.ops.router import router as ops_router
+from luna_iems.scheduler import Scheduler
 from luna_iems.settings import Settings, get_settings
+from luna_iems.simulation import service as sim_service
+from luna_iems.simulation.router import router as simulation_router
+from luna_iems.timeseries import jobs as timeseries_jobs
+from luna_iems.timeseries.mqtt import MqttSubscriber
+from luna_iems.timeseries.router import router as timeseries_router
 
 log = logging.getLogger("luna_iems")
 
 OPENAPI_TAGS = [
     {"name": "ops", "description": "Health, readiness, metrics and the status summary."},
+    {"name": "meters", "description": "Meters: site, kind, location, time zone, OBIS mapping."},
+    {"name": "ingest", "description": "Readings and prices: JSON, CSV, DSMR P1, SML, ENTSO-E A44."},
+    {"name": "queries", "description": "Readings and prices per bucket, KPIs, data quality."},
+    {"name": "simulation", "description": "Simulated meters and prices: backfill and live mode."},
     {"name": "admin", "description": "API keys, audit trail, privacy and settings (admin role)."},
 ]
 
@@ -43,7 +54,7 @@ def startup(container: Container) -> ApiKeyCreated | None:
         return admin_service.ensure_admin_key(session=session, operator_key=operator_key)
 
 
-def print_welcome(settings: Settings, created: ApiKeyCreated | None) -> None:
+def print_welcome(settings: Settings, created: ApiKeyCreated | None, seeded: str | None = None) -> None:
     """The first thing a person sees: where the API lives and, once, the admin key."""
     host = "localhost" if settings.api_host in {"0.0.0.0", "127.0.0.1", "::"} else settings.api_host  # noqa: S104
     base = f"http://{host}:{settings.api_port}"
@@ -53,6 +64,8 @@ def print_welcome(settings: Settings, created: ApiKeyCreated | None) -> None:
         f"  API docs:   {base}/docs",
         f"  Readiness:  {base}/health/ready",
     ]
+    if seeded:
+        lines.append(f"  {seeded[0].upper()}{seeded[1:]}")
     if created is not None:
         lines += [
             "",
@@ -72,10 +85,29 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         active = container or build_container(settings)
         app.state.container = active
         created = startup(active)
-        print_welcome(settings, created)
+        scheduler = Scheduler()
+        app.state.scheduler = scheduler
+        app.state.sim_state = sim_service.LiveState()
+        if settings.enable_scheduler:
+            timeseries_jobs.register(scheduler, active)
+            scheduler.start()
+        mqtt = None
+        if settings.mqtt_url:
+            mqtt = MqttSubscriber(active)
+            active.extra_checks.append(mqtt)
+            await mqtt.start()
+        seeded = None
+        if settings.seed_demo_data:
+            # A fresh instance gets a simulated week to look at; existing data is never touched.
+            seeded = await run_in_threadpool(sim_service.seed_demo, active)
+        print_welcome(settings, created, seeded)
         try:
             yield
         finally:
+            if mqtt is not None:
+                await mqtt.stop()
+                active.extra_checks.remove(mqtt)
+            scheduler.shutdown()
             if container is None:
                 active.close()
 
@@ -100,6 +132,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.add_middleware(RequestContextMiddleware, metrics=metrics, audit=audit)
     app.include_router(ops_public_router)
     app.include_router(ops_router)
+    app.include_router(timeseries_router)
+    app.include_router(simulation_router)
     app.include_router(admin_router)
     return app
 

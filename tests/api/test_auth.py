@@ -16,6 +16,8 @@ from tests.conftest import ADMIN_TOKEN, auth
 PUBLIC = {("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/health"), ("GET", "/metrics")}
 # Writes a viewer may make because they only read (e.g. asking Luna a question). None yet.
 VIEWER_MAY_POST: set[str] = set()
+# Destructive operations reserved to admins outside /admin.
+ADMIN_ONLY = {("DELETE", "/meters/{meter_id}")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
@@ -33,11 +35,17 @@ def _concrete(path: str, parameters: list[dict[str, Any]]) -> str:
     return path
 
 
-def operations(client: TestClient) -> Iterator[tuple[str, str]]:
+def templated_operations(client: TestClient) -> Iterator[tuple[str, str, str]]:
+    """(method, path template, concrete path) for every operation of the OpenAPI document."""
     spec = client.get("/openapi.json").json()
     for path, item in spec["paths"].items():
         for method, operation in item.items():
-            yield method.upper(), _concrete(path, operation.get("parameters", []))
+            yield method.upper(), path, _concrete(path, operation.get("parameters", []))
+
+
+def operations(client: TestClient) -> Iterator[tuple[str, str]]:
+    for method, _, path in templated_operations(client):
+        yield method, path
 
 
 def test_the_document_lists_the_routes(sqlite_client: TestClient) -> None:
@@ -73,11 +81,11 @@ def test_role_limits_on_every_route(
     sqlite_client: TestClient, make_key: Callable[[TestClient, Role], str], role: Role
 ) -> None:
     token = make_key(sqlite_client, role)
-    for method, path in operations(sqlite_client):
+    for method, template, path in templated_operations(sqlite_client):
         if (method, path) in PUBLIC:
             continue
         response = sqlite_client.request(method, path, headers=auth(token))
-        admin_only = path.startswith("/admin")
+        admin_only = path.startswith("/admin") or (method, template) in ADMIN_ONLY
         forbidden = admin_only or (role is Role.VIEWER and method != "GET" and path not in VIEWER_MAY_POST)
         if forbidden:
             assert response.status_code == 403, (role, method, path, response.status_code)

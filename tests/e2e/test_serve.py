@@ -70,6 +70,12 @@ def test_first_start_prints_docs_and_key_once(
         summary = httpx.get(f"{base}/status/summary", headers={"X-API-Key": token}, timeout=10)
         assert summary.status_code == 200 and summary.json()["database"]["kind"] == kind
         assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
+        # Something useful at once: a simulated week of meters and prices.
+        assert "Demo data: 4 simulated meters" in text
+        counts = summary.json()["database"]["row_counts"]
+        assert (
+            counts["meters"] == 4 and counts["smart_meter_readings"] > 2000 and counts["market_prices"] > 600
+        )
     text = first_log.read_text()
     assert text.count(token) == 2  # the key line and the curl hint, nowhere else (not in logs)
     access = [json.loads(line) for line in text.splitlines() if line.startswith("{") and '"request"' in line]
@@ -81,3 +87,4 @@ def test_first_start_prints_docs_and_key_once(
             httpx.get(f"{base}/status/summary", headers={"X-API-Key": token}, timeout=10).status_code == 200
         )
     assert "shown ONCE" not in second_log.read_text()
+    assert "demo data" not in second_log.read_text().lower()  # seeded once, never mixed into existing data

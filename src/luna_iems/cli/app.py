@@ -37,8 +37,10 @@ db_app = typer.Typer(
     help="Database schema (Alembic migrations shipped in the package).", no_args_is_help=True
 )
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+sim_app = typer.Typer(help="Simulated meters and prices.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(sim_app, name="sim")
 
 console = Console()
 err = Console(stderr=True)
@@ -248,6 +250,64 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     for name, count in db.row_counts.items():
         rows.add_row(name, str(count))
     console.print(rows)
+
+
+@sim_app.command("backfill")
+def sim_backfill(
+    days: Annotated[int, typer.Option(min=1, max=1098, help="Days back from now.")] = 7,
+    meters: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="How many meters (default: sim.yml's).")
+    ] = None,
+    prices: Annotated[bool, typer.Option(help="Also simulate day-ahead prices.")] = True,
+) -> None:
+    """Backfill simulated readings (and prices) for the last DAYS days, with a progress bar."""
+    from datetime import UTC, datetime, timedelta
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from luna_iems.simulation import service as sim_service
+
+    end = datetime.now(tz=UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+
+    def action() -> tuple[int, float]:
+        with container_scope(migrate_first=True) as container:
+            config = sim_service.load_config(container)
+            chosen = sim_service.select_meters(config, meter_ids=None, count=meters)
+            total = len(chosen) * days * 24 * 60 // config.step_minutes
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=console) as bar:
+                task = bar.add_task(f"{len(chosen)} meters x {days} days", total=total)
+                result = sim_service.backfill_meters(
+                    container=container,
+                    ts_from=start,
+                    ts_to=end,
+                    meters=chosen,
+                    progress=lambda n: bar.advance(task, n),
+                )
+            if prices:
+                sim_service.backfill_prices(container=container, ts_from=start, ts_to=end + timedelta(days=1))
+            return result.rows_written, result.rows_per_s
+
+    rows, rate = run(action)
+    console.print(f"wrote {rows} readings ({rate:,.0f} rows/s)" + (" and day-ahead prices" if prices else ""))
+
+
+@app.command()
+def seed(days: Annotated[int, typer.Option(min=1, max=366, help="Days of demo data.")] = 7) -> None:
+    """Load demo data: a simulated week of meters and day-ahead prices (skipped if meters exist)."""
+    from luna_iems.simulation import service as sim_service
+
+    def action() -> str | None:
+        with container_scope(migrate_first=True) as container:
+            return sim_service.seed_demo(container, days=days, force=True)
+
+    console.print(run(action) or "nothing to seed")
 
 
 def main() -> None:

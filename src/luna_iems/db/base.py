@@ -76,6 +76,15 @@ def from_epoch_us(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
 
 
+def epoch_us_column(column: Any, dialect: str) -> Any:
+    """SQL for a `UTCDateTime` column as integer microseconds since the epoch (bulk reads)."""
+    from sqlalchemy import BigInteger, cast, extract, type_coerce
+
+    if dialect == "sqlite":
+        return type_coerce(column, BigInteger)
+    return cast(extract("epoch", column) * 1_000_000, BigInteger)
+
+
 # JSON documents: JSONB on PostgreSQL (indexable), JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

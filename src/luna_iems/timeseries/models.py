@@ -5,10 +5,11 @@ Readings and prices are keyed by (series, ts): a replay of the same row updates,
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from luna_iems.db.base import Base, JSONType, UTCDateTime, utcnow
@@ -54,3 +55,85 @@ class MarketPrice(Base):
     volume: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_market_prices_ts", "ts"),)
+
+
+class ReadingRollup(Base):
+    """Readings aggregated per meter at 15 minutes, 1 hour (UTC-aligned) and 1 day (the meter's local day).
+
+    Energies are kWh over the covered time; `covered_s` is the time the samples cover, so that
+    mean power = energy / covered hours combines exactly across rollup rows. Import and export are
+    computed per sample from the net flow (consumption - production) before aggregation.
+    """
+
+    __tablename__ = "reading_rollups"
+
+    meter_id: Mapped[str] = mapped_column(
+        String(100), ForeignKey("meters.meter_id", ondelete="CASCADE"), primary_key=True
+    )
+    resolution: Mapped[str] = mapped_column(String(4), primary_key=True)  # "15m" | "1h" | "1d"
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    covered_s: Mapped[float] = mapped_column(Float)
+    consumption_kwh: Mapped[float] = mapped_column(Float)
+    production_kwh: Mapped[float] = mapped_column(Float)
+    import_kwh: Mapped[float] = mapped_column(Float)
+    export_kwh: Mapped[float] = mapped_column(Float)
+    consumption_kw_min: Mapped[float | None] = mapped_column(Float)
+    consumption_kw_max: Mapped[float | None] = mapped_column(Float)
+    production_kw_min: Mapped[float | None] = mapped_column(Float)
+    production_kw_max: Mapped[float | None] = mapped_column(Float)
+    consumption_kw_last: Mapped[float | None] = mapped_column(Float)
+    production_kw_last: Mapped[float | None] = mapped_column(Float)
+    voltage_avg: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_reading_rollups_resolution_ts", "resolution", "ts"),)
+
+
+class RollupPending(Base):
+    """Time ranges whose rollups must be recomputed (written by ingest, consumed by the rollup job)."""
+
+    __tablename__ = "rollup_pending"
+
+    pending_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meter_id: Mapped[str] = mapped_column(String(100), index=True)
+    ts_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    ts_to: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestBatch(Base):
+    """One ingest call: what arrived, what was written, and its data-quality summary."""
+
+    __tablename__ = "ingest_batches"
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "readings" | "prices"
+    source: Mapped[str] = mapped_column(String(20))  # json, csv, dsmr, sml, mqtt, simulation, entsoe
+    rows_received: Mapped[int] = mapped_column(Integer)
+    rows_written: Mapped[int] = mapped_column(Integer)
+    rows_inserted: Mapped[int] = mapped_column(Integer)
+    rows_updated: Mapped[int] = mapped_column(Integer)
+    ts_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ts_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DataQuality(Base):
+    """Quality of one series in one ingest batch."""
+
+    __tablename__ = "data_quality"
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("ingest_batches.batch_id", ondelete="CASCADE"), primary_key=True
+    )
+    series: Mapped[str] = mapped_column(String(160), primary_key=True)  # meter_id or market/product
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rows: Mapped[int] = mapped_column(Integer)
+    expected_rows: Mapped[int] = mapped_column(Integer)
+    missing_rate: Mapped[float] = mapped_column(Float)
+    outliers: Mapped[int] = mapped_column(Integer)
+    max_robust_z: Mapped[float | None] = mapped_column(Float)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    out_of_order: Mapped[int] = mapped_column(Integer)
+    step_s: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_data_quality_series_created_at", "series", "created_at"),)

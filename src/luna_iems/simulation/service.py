@@ -1,0 +1,302 @@
+"""Simulated meters and prices written through the same ingest path as real data.
+
+Backfill fills a time range; live mode (a scheduler job every 1-5 s) writes, for every simulated
+meter, a reading stamped with the current tick carrying the quarter-hour's simulated mean power, and
+keeps day-ahead prices published up to the end of the next day (as the market does after noon).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from luna_iems.bootstrap import Container
+from luna_iems.errors import InvalidInputError, NotFoundError
+from luna_iems.simulation.config import MeterSpec, SimConfig, load_sim_config
+from luna_iems.simulation.meters import simulate_meter
+from luna_iems.simulation.prices import simulate_prices
+from luna_iems.simulation.schemas import BackfillResult, SimStatus
+from luna_iems.timeseries import service as timeseries_service
+from luna_iems.timeseries.ingest import retention_cutoff
+from luna_iems.timeseries.models import Meter
+from luna_iems.timeseries.schemas import PriceIn
+
+CHUNK = timedelta(days=92)  # one transaction per meter-quarter: bounded memory, visible progress
+MAX_BACKFILL_DAYS = 366 * 3
+Progress = Callable[[int], None]
+
+
+def load_config(container: Container) -> SimConfig:
+    path: Path = container.settings.sim_config_path
+    return load_sim_config(path if path.is_file() else None)
+
+
+def _window(ts_from: datetime, ts_to: datetime) -> None:
+    if ts_to <= ts_from:
+        raise InvalidInputError("'to' must be after 'from'", details={"field": "to"})
+    if ts_to - ts_from > timedelta(days=MAX_BACKFILL_DAYS):
+        raise InvalidInputError(
+            f"a backfill covers at most {MAX_BACKFILL_DAYS} days; split the range", details={"field": "to"}
+        )
+
+
+def select_meters(config: SimConfig, *, meter_ids: list[str] | None, count: int | None) -> list[MeterSpec]:
+    """The configured meters, a subset by id, or `count` meters cycling through the configured ones."""
+    if meter_ids:
+        known = {m.meter_id: m for m in config.meters}
+        unknown = [m for m in meter_ids if m not in known]
+        if unknown:
+            raise NotFoundError(
+                f"not simulated meter(s): {', '.join(unknown)}; configured: {', '.join(known)}",
+                details={"unknown_meters": unknown},
+            )
+        return [known[m] for m in meter_ids]
+    if count is None or count <= len(config.meters):
+        return config.meters[:count] if count else list(config.meters)
+    extra = [
+        MeterSpec(meter_id=f"{spec.meter_id}-{n:03d}", profile=spec.profile, scale=spec.scale)
+        for n in range(2, count)
+        for spec in config.meters
+    ]
+    return [*config.meters, *extra][:count]
+
+
+def backfill_meters(
+    *,
+    container: Container,
+    ts_from: datetime,
+    ts_to: datetime,
+    meters: list[MeterSpec],
+    scale: float = 1.0,
+    noise: float | None = None,
+    progress: Progress | None = None,
+) -> BackfillResult:
+    """Simulate `meters` over [ts_from, ts_to) and write them (meters are created with their site data)."""
+    _window(ts_from, ts_to)
+    config = load_config(container)
+    started = datetime.now(tz=UTC)
+    rows = 0
+    for spec in meters:
+        _ensure_meter(container, spec, config)
+        cursor = ts_from
+        while cursor < ts_to:
+            end = min(cursor + CHUNK, ts_to)
+            readings = simulate_meter(
+                meter_id=spec.meter_id,
+                profile=config.profile(spec.profile),
+                start=cursor,
+                end=end,
+                step_minutes=config.step_minutes,
+                seed=config.seed,
+                timezone=config.timezone,
+                lat=config.site.lat,
+                lon=config.site.lon,
+                scale=spec.scale * scale,
+                noise=noise,
+            )
+            if len(readings):
+                with container.session_factory() as session:
+                    result = timeseries_service.write_readings(
+                        session=session,
+                        meter_ids=np.full(len(readings), spec.meter_id),
+                        ts_us=readings.ts.astype("datetime64[us]").astype(np.int64),
+                        consumption_kw=readings.consumption_kw,
+                        production_kw=readings.production_kw,
+                        voltage=readings.voltage,
+                        quality=readings.quality,
+                        source="simulation",
+                        retention_cutoff=retention_cutoff(container),
+                    )
+                rows += result.rows_written
+                if progress:
+                    progress(result.rows_written)
+            cursor = end
+    # Roll the new data up now, so the first query after a backfill does not pay for it.
+    with container.session_factory() as session:
+        timeseries_service.refresh_rollups(session=session, meter_ids=[m.meter_id for m in meters])
+    return _result(started, rows, [m.meter_id for m in meters], ts_from, ts_to)
+
+
+def _ensure_meter(container: Container, spec: MeterSpec, config: SimConfig) -> None:
+    profile = config.profile(spec.profile)
+    with container.session_factory() as session:
+        if session.get(Meter, spec.meter_id) is None:
+            kind = "bidirectional" if profile.pv is not None else "consumption"
+            session.add(
+                Meter(
+                    meter_id=spec.meter_id,
+                    site="sim",
+                    kind=kind,
+                    lat=config.site.lat,
+                    lon=config.site.lon,
+                    timezone=config.timezone,
+                    obis_map={},
+                )
+            )
+            session.commit()
+
+
+def backfill_prices(
+    *, container: Container, ts_from: datetime, ts_to: datetime, step_minutes: int | None = None
+) -> BackfillResult:
+    """Simulate day-ahead prices over [ts_from, ts_to) at 15 or 60 minutes and write them."""
+    _window(ts_from, ts_to)
+    config = load_config(container)
+    started = datetime.now(tz=UTC)
+    prices = simulate_prices(
+        spec=config.prices,
+        start=ts_from,
+        end=ts_to,
+        step_minutes=step_minutes or config.prices.step_minutes,
+        seed=config.seed,
+        timezone=config.timezone,
+        lat=config.site.lat,
+        lon=config.site.lon,
+    )
+    ts_us = prices.ts.astype("datetime64[us]").astype(np.int64)
+    from luna_iems.db.base import from_epoch_us
+
+    rows = [
+        PriceIn(
+            market=prices.market, product=prices.product, ts=from_epoch_us(int(t)), price_eur_mwh=float(p)
+        )
+        for t, p in zip(ts_us, prices.price_eur_mwh, strict=True)
+    ]
+    written = 0
+    if rows:
+        with container.session_factory() as session:
+            written = timeseries_service.ingest_prices(
+                session=session, rows=rows, source="simulation"
+            ).rows_written
+    return _result(started, written, [f"{prices.market}/{prices.product}"], ts_from, ts_to)
+
+
+def _result(
+    started: datetime, rows: int, series: list[str], ts_from: datetime, ts_to: datetime
+) -> BackfillResult:
+    seconds = max((datetime.now(tz=UTC) - started).total_seconds(), 1e-9)
+    return BackfillResult(
+        rows_written=rows,
+        series=series,
+        ts_from=ts_from,
+        ts_to=ts_to,
+        seconds=round(seconds, 3),
+        rows_per_s=round(rows / seconds, 1),
+    )
+
+
+def seed_demo(container: Container, *, days: int = 7, force: bool = False) -> str | None:
+    """Demo data for a fresh instance: `days` of the configured meters and prices up to tomorrow.
+
+    Without `force`, does nothing (returns None) once any meter or ingest batch exists, so the
+    operator's data is never mixed with demo data. Returns a one-line summary otherwise.
+    """
+    from sqlalchemy import func, select
+
+    from luna_iems.timeseries.models import IngestBatch
+
+    with container.session_factory() as session:
+        meters = int(session.scalar(select(func.count()).select_from(Meter)) or 0)
+        batches = int(session.scalar(select(func.count()).select_from(IngestBatch)) or 0)
+    if (meters or batches) and not force:
+        return None
+    config = load_config(container)
+    end = datetime.now(tz=UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    result = backfill_meters(container=container, ts_from=start, ts_to=end, meters=list(config.meters))
+    midnight = end.replace(hour=0) + timedelta(days=2)
+    backfill_prices(container=container, ts_from=start, ts_to=midnight)
+    return (
+        f"demo data: {len(config.meters)} simulated meters (site 'sim'), {days} days of 15-minute readings "
+        f"({result.rows_written} rows) and day-ahead prices for DE-LU"
+    )
+
+
+# --- live mode ------------------------------------------------------------------------------
+@dataclass
+class LiveState:
+    interval_s: float = 5.0
+    started_at: datetime | None = None
+    last_write: datetime | None = None
+    ticks: int = 0
+    rows_written: int = 0
+    last_error: str | None = None
+    prices_until: datetime | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+LIVE_JOB_ID = "simulation.live"
+
+
+def live_tick(container: Container, state: LiveState, *, now: datetime | None = None) -> int:
+    """Write one live reading per simulated meter (and prices up to tomorrow's end); returns rows."""
+    now = now or datetime.now(tz=UTC)
+    config = load_config(container)
+    quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    tick_us = int(now.timestamp() // state.interval_s * state.interval_s * 1_000_000)
+    written = 0
+    for spec in config.meters:
+        _ensure_meter(container, spec, config)
+        sample = simulate_meter(
+            meter_id=spec.meter_id,
+            profile=config.profile(spec.profile),
+            start=quarter,
+            end=quarter + timedelta(minutes=15),
+            step_minutes=15,
+            seed=config.seed,
+            timezone=config.timezone,
+            lat=config.site.lat,
+            lon=config.site.lon,
+            scale=spec.scale,
+        )
+        with container.session_factory() as session:
+            result = timeseries_service.write_readings(
+                session=session,
+                meter_ids=np.array([spec.meter_id]),
+                ts_us=np.array([tick_us], dtype=np.int64),
+                consumption_kw=sample.consumption_kw,
+                production_kw=sample.production_kw,
+                voltage=sample.voltage,
+                quality=sample.quality,
+                source="simulation",
+                create_meters=False,
+            )
+        written += result.rows_written
+    _publish_prices(container, state, now)
+    with state.lock:
+        state.ticks += 1
+        state.rows_written += written
+        state.last_write = now
+    return written
+
+
+def _publish_prices(container: Container, state: LiveState, now: datetime) -> None:
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(load_config(container).timezone)
+    local_midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    until = (local_midnight + timedelta(days=2)).astimezone(UTC)
+    if state.prices_until is not None and state.prices_until >= until:
+        return
+    start = state.prices_until or local_midnight.astimezone(UTC)
+    backfill_prices(container=container, ts_from=start, ts_to=until)
+    state.prices_until = until
+
+
+def status(state: LiveState, *, running: bool) -> SimStatus:
+    with state.lock:
+        return SimStatus(
+            running=running,
+            interval_s=state.interval_s,
+            started_at=state.started_at,
+            last_write=state.last_write,
+            ticks=state.ticks,
+            rows_written=state.rows_written,
+            prices_until=state.prices_until,
+            last_error=state.last_error,
+        )

@@ -1,0 +1,402 @@
+"""SQL of the time-series domain. Dialect differences stay in `db/` (bulk upsert, time buckets)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy import and_, case, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from luna_iems.db.base import epoch_us_column
+from luna_iems.db.bulk import upsert_rows
+from luna_iems.db.timebucket import Bucket, bucket_label
+from luna_iems.timeseries.models import (
+    DataQuality,
+    IngestBatch,
+    MarketPrice,
+    Meter,
+    ReadingRollup,
+    RollupPending,
+    SmartMeterReading,
+)
+from luna_iems.timeseries.rollups import RollupRows
+
+READING_COLUMNS = ("meter_id", "ts", "consumption_kw", "production_kw", "voltage", "quality")
+PRICE_COLUMNS = ("market", "product", "ts", "price_eur_mwh", "volume")
+_ROLLUP_VALUE_COLUMNS = (
+    "samples",
+    "covered_s",
+    "consumption_kwh",
+    "production_kwh",
+    "import_kwh",
+    "export_kwh",
+    "consumption_kw_min",
+    "consumption_kw_max",
+    "production_kw_min",
+    "production_kw_max",
+    "consumption_kw_last",
+    "production_kw_last",
+    "voltage_avg",
+)
+
+
+# --- meters ---------------------------------------------------------------------------------
+def get_meter(*, session: Session, meter_id: str) -> Meter | None:
+    return session.get(Meter, meter_id)
+
+
+def list_meters(
+    *, session: Session, site: str | None, kind: str | None, limit: int, offset: int
+) -> tuple[Sequence[Meter], int]:
+    conditions = []
+    if site is not None:
+        conditions.append(Meter.site == site)
+    if kind is not None:
+        conditions.append(Meter.kind == kind)
+    total = int(session.scalar(select(func.count()).select_from(Meter).where(*conditions)) or 0)
+    rows = session.scalars(
+        select(Meter).where(*conditions).order_by(Meter.meter_id).limit(limit).offset(offset)
+    )
+    return rows.all(), total
+
+
+def existing_meter_ids(*, session: Session, meter_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(meter_ids), 500):
+        chunk = meter_ids[start : start + 500]
+        found.update(session.scalars(select(Meter.meter_id).where(Meter.meter_id.in_(chunk))))
+    return found
+
+
+def meters_of_site(*, session: Session, site: str) -> list[Meter]:
+    return list(session.scalars(select(Meter).where(Meter.site == site).order_by(Meter.meter_id)))
+
+
+def add_meter(*, session: Session, meter: Meter) -> Meter:
+    session.add(meter)
+    session.flush()
+    return meter
+
+
+def delete_meter(*, session: Session, meter: Meter) -> None:
+    for model in (SmartMeterReading, ReadingRollup, RollupPending):
+        session.execute(delete(model).where(model.meter_id == meter.meter_id))
+    session.delete(meter)
+
+
+# --- readings -------------------------------------------------------------------------------
+def upsert_readings(*, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows: (meter_id, ts as UTC microseconds, consumption_kw, production_kw, voltage, quality)."""
+    upsert_rows(
+        session.connection(),
+        SmartMeterReading.__table__,  # type: ignore[arg-type]
+        columns=READING_COLUMNS,
+        key=("meter_id", "ts"),
+        rows=rows,
+        epoch_us=True,
+    )
+
+
+def count_readings(*, session: Session, meter_ids: Sequence[str], ts_from: datetime, ts_to: datetime) -> int:
+    query = select(func.count()).where(
+        SmartMeterReading.meter_id.in_(meter_ids),
+        SmartMeterReading.ts >= ts_from,
+        SmartMeterReading.ts <= ts_to,
+    )
+    return int(session.scalar(query) or 0)
+
+
+def list_readings(
+    *, session: Session, meter_id: str, ts_from: datetime, ts_to: datetime, limit: int
+) -> Sequence[SmartMeterReading]:
+    query = (
+        select(SmartMeterReading)
+        .where(
+            SmartMeterReading.meter_id == meter_id,
+            SmartMeterReading.ts >= ts_from,
+            SmartMeterReading.ts < ts_to,
+        )
+        .order_by(SmartMeterReading.ts)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def latest_reading(*, session: Session, meter_id: str) -> SmartMeterReading | None:
+    query = (
+        select(SmartMeterReading)
+        .where(SmartMeterReading.meter_id == meter_id)
+        .order_by(SmartMeterReading.ts.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def reading_arrays(
+    *, session: Session, meter_id: str, ts_from: datetime, ts_to: datetime
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Raw samples of one meter in [ts_from, ts_to) as NumPy arrays (ts in UTC microseconds)."""
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(
+        select(
+            epoch_us_column(SmartMeterReading.ts, dialect),
+            SmartMeterReading.consumption_kw,
+            SmartMeterReading.production_kw,
+            SmartMeterReading.voltage,
+        )
+        .where(
+            SmartMeterReading.meter_id == meter_id,
+            SmartMeterReading.ts >= ts_from,
+            SmartMeterReading.ts < ts_to,
+        )
+        .order_by(SmartMeterReading.ts)
+    ).all()
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    return {
+        "ts_us": np.array(columns[0], dtype=np.int64),
+        "consumption_kw": np.array(columns[1], dtype=np.float64),
+        "production_kw": np.array(columns[2], dtype=np.float64),
+        "voltage": np.array(columns[3], dtype=np.float64),
+    }
+
+
+def delete_readings_before(*, session: Session, cutoff: datetime) -> int:
+    result = session.execute(delete(SmartMeterReading).where(SmartMeterReading.ts < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- rollups --------------------------------------------------------------------------------
+def add_pending(*, session: Session, ranges: Sequence[tuple[str, datetime, datetime]]) -> None:
+    if ranges:
+        session.execute(
+            insert(RollupPending), [{"meter_id": m, "ts_from": a, "ts_to": b} for m, a, b in ranges]
+        )
+
+
+def pending_ranges(*, session: Session, meter_ids: Sequence[str] | None = None) -> list[RollupPending]:
+    query = select(RollupPending).order_by(RollupPending.pending_id)
+    if meter_ids is not None:
+        query = query.where(RollupPending.meter_id.in_(meter_ids))
+    return list(session.scalars(query))
+
+
+def delete_pending(*, session: Session, pending_ids: Sequence[int]) -> None:
+    if pending_ids:
+        session.execute(delete(RollupPending).where(RollupPending.pending_id.in_(pending_ids)))
+
+
+def replace_rollups(
+    *, session: Session, meter_id: str, ts_from: datetime, ts_to: datetime, rollups: Sequence[RollupRows]
+) -> None:
+    """Delete the meter's rollups in [ts_from, ts_to) and write the recomputed ones."""
+    session.execute(
+        delete(ReadingRollup).where(
+            ReadingRollup.meter_id == meter_id, ReadingRollup.ts >= ts_from, ReadingRollup.ts < ts_to
+        )
+    )
+    rows: list[tuple[Any, ...]] = []
+    for r in rollups:
+        columns = [getattr(r, name).tolist() for name in ("ts_us", *_ROLLUP_VALUE_COLUMNS)]
+        rows += [(meter_id, r.resolution, *map(_sql_value, values)) for values in zip(*columns, strict=True)]
+    upsert_rows(
+        session.connection(),
+        ReadingRollup.__table__,  # type: ignore[arg-type]
+        columns=("meter_id", "resolution", "ts", *_ROLLUP_VALUE_COLUMNS),
+        key=("meter_id", "resolution", "ts"),
+        rows=rows,
+        epoch_us=True,
+    )
+
+
+def _sql_value(value: float | int) -> float | int | None:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def bucketed_rollups(
+    *,
+    session: Session,
+    meter_ids: Sequence[str],
+    resolution: str,
+    bucket: Bucket,
+    tz: ZoneInfo,
+    ts_from: datetime,
+    ts_to: datetime,
+) -> list[Any]:
+    """Per bucket: samples, covered seconds, energies, min/max and the last values (label, ...)."""
+    dialect = session.get_bind().dialect.name
+    label = bucket_label(dialect, ReadingRollup.ts, bucket, tz=tz, start=ts_from, end=ts_to)
+    where = and_(
+        ReadingRollup.meter_id.in_(meter_ids),
+        ReadingRollup.resolution == resolution,
+        ReadingRollup.ts >= ts_from,
+        ReadingRollup.ts < ts_to,
+    )
+    ranked = (
+        select(
+            label.label("label"),
+            ReadingRollup,
+            func.row_number().over(partition_by=label, order_by=ReadingRollup.ts.desc()).label("rn"),
+        )
+        .where(where)
+        .subquery()
+    )
+    c = ranked.c
+    query = (
+        select(
+            c.label,
+            func.sum(c.samples),
+            func.sum(c.covered_s),
+            func.sum(c.consumption_kwh),
+            func.sum(c.production_kwh),
+            func.min(c.consumption_kw_min),
+            func.max(c.consumption_kw_max),
+            func.min(c.production_kw_min),
+            func.max(c.production_kw_max),
+            func.max(_when_first(c.rn, c.consumption_kw_last)),
+            func.max(_when_first(c.rn, c.production_kw_last)),
+            func.sum(c.voltage_avg * c.samples)
+            / func.nullif(func.sum(_when_not_null(c.voltage_avg, c.samples)), 0),
+        )
+        .group_by(c.label)
+        .order_by(c.label)
+    )
+    return list(session.execute(query).all())
+
+
+def _when_first(rn: Any, value: Any) -> Any:
+    return case((rn == 1, value), else_=None)
+
+
+def _when_not_null(value: Any, weight: Any) -> Any:
+    return case((value.is_not(None), weight), else_=0)
+
+
+def site_energy_15m(
+    *, session: Session, meter_ids: Sequence[str], ts_from: datetime, ts_to: datetime
+) -> list[Any]:
+    """Per 15 minutes, summed over the meters: (ts, covered_s, consumption_kwh, production_kwh,
+    import_kwh, export_kwh) — import/export summed per meter (each meter's own grid flow)."""
+    r = ReadingRollup
+    query = (
+        select(
+            r.ts,
+            func.sum(r.covered_s),
+            func.sum(r.consumption_kwh),
+            func.sum(r.production_kwh),
+            func.sum(r.import_kwh),
+            func.sum(r.export_kwh),
+            func.count(),
+        )
+        .where(r.meter_id.in_(meter_ids), r.resolution == "15m", r.ts >= ts_from, r.ts < ts_to)
+        .group_by(r.ts)
+        .order_by(r.ts)
+    )
+    return list(session.execute(query).all())
+
+
+# --- prices ---------------------------------------------------------------------------------
+def upsert_prices(*, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    upsert_rows(
+        session.connection(),
+        MarketPrice.__table__,  # type: ignore[arg-type]
+        columns=PRICE_COLUMNS,
+        key=("market", "product", "ts"),
+        rows=rows,
+    )
+
+
+def count_prices(
+    *, session: Session, series: Sequence[tuple[str, str]], ts_from: datetime, ts_to: datetime
+) -> int:
+    total = 0
+    for market, product in series:
+        total += int(
+            session.scalar(
+                select(func.count()).where(
+                    MarketPrice.market == market,
+                    MarketPrice.product == product,
+                    MarketPrice.ts >= ts_from,
+                    MarketPrice.ts <= ts_to,
+                )
+            )
+            or 0
+        )
+    return total
+
+
+def list_prices(
+    *, session: Session, market: str, product: str, ts_from: datetime, ts_to: datetime
+) -> Sequence[MarketPrice]:
+    query = (
+        select(MarketPrice)
+        .where(
+            MarketPrice.market == market,
+            MarketPrice.product == product,
+            MarketPrice.ts >= ts_from,
+            MarketPrice.ts < ts_to,
+        )
+        .order_by(MarketPrice.ts)
+    )
+    return session.scalars(query).all()
+
+
+def bucketed_prices(
+    *,
+    session: Session,
+    market: str,
+    product: str,
+    bucket: Bucket,
+    tz: ZoneInfo,
+    ts_from: datetime,
+    ts_to: datetime,
+) -> list[Any]:
+    """(label, avg, min, max, last, count) per bucket."""
+    dialect = session.get_bind().dialect.name
+    label = bucket_label(dialect, MarketPrice.ts, bucket, tz=tz, start=ts_from, end=ts_to)
+    ranked = (
+        select(
+            label.label("label"),
+            MarketPrice.price_eur_mwh,
+            func.row_number().over(partition_by=label, order_by=MarketPrice.ts.desc()).label("rn"),
+        )
+        .where(
+            MarketPrice.market == market,
+            MarketPrice.product == product,
+            MarketPrice.ts >= ts_from,
+            MarketPrice.ts < ts_to,
+        )
+        .subquery()
+    )
+    c = ranked.c
+    query = (
+        select(
+            c.label,
+            func.avg(c.price_eur_mwh),
+            func.min(c.price_eur_mwh),
+            func.max(c.price_eur_mwh),
+            func.max(_when_first(c.rn, c.price_eur_mwh)),
+            func.count(),
+        )
+        .group_by(c.label)
+        .order_by(c.label)
+    )
+    return list(session.execute(query).all())
+
+
+# --- ingest batches and quality ------------------------------------------------------------
+def add_batch(*, session: Session, batch: IngestBatch, quality: Sequence[DataQuality]) -> None:
+    session.add(batch)
+    session.flush()
+    session.add_all(quality)
+
+
+def list_quality(*, session: Session, series: str | None, limit: int) -> Sequence[DataQuality]:
+    query = select(DataQuality).order_by(DataQuality.created_at.desc()).limit(limit)
+    if series is not None:
+        query = query.where(DataQuality.series == series)
+    return session.scalars(query).all()

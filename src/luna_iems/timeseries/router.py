@@ -1,0 +1,319 @@
+"""HTTP routes of the time-series domain: meters, ingest, queries, KPIs, data quality."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AwareDatetime
+from starlette.concurrency import run_in_threadpool
+
+from luna_iems.db.timebucket import Bucket
+from luna_iems.deps import AdminKey, AnalystKey, ContainerDep, SessionDep, ViewerKey
+from luna_iems.errors import InvalidInputError
+from luna_iems.timeseries import ingest as ingest_service
+from luna_iems.timeseries import kpis as kpi_service
+from luna_iems.timeseries import service as timeseries_service
+from luna_iems.timeseries.schemas import (
+    Agg,
+    IngestResult,
+    Kpis,
+    MeterCreate,
+    MeterList,
+    MeterRead,
+    MeterUpdate,
+    PriceSeriesRead,
+    QualityList,
+    ReadingPoint,
+    ReadingSeries,
+)
+
+router = APIRouter(tags=["energy data"])
+
+From = Annotated[AwareDatetime, Query(alias="from", description="Start (inclusive), ISO 8601 with offset")]
+To = Annotated[AwareDatetime, Query(alias="to", description="End (exclusive), ISO 8601 with offset")]
+
+
+def _body_doc(*types: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": dict(types)}}
+
+
+_TEXT = {"type": "string"}
+_FILE_FORM = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+_READING_CSV = (
+    "meter_id,ts,consumption_kw,production_kw,voltage,quality\nm1,2026-02-02T00:00:00+01:00,1.25,0,230.1,ok\n"
+)
+_PRICE_CSV = "market,product,ts,price_eur_mwh\nDE-LU,day_ahead,2026-02-02T00:00:00+01:00,100.41\n"
+_READINGS_BODY = _body_doc(
+    ("application/json", {"schema": {"$ref": "#/components/schemas/ReadingBatch"}}),
+    ("text/csv", {"schema": _TEXT, "example": _READING_CSV}),
+    ("multipart/form-data", {"schema": _FILE_FORM}),
+)
+_PRICES_BODY = _body_doc(
+    ("application/json", {"schema": {"$ref": "#/components/schemas/PriceBatch"}}),
+    ("text/csv", {"schema": _TEXT, "example": _PRICE_CSV}),
+    ("application/xml", {"schema": _TEXT, "description": "ENTSO-E A44 Publication_MarketDocument"}),
+    ("multipart/form-data", {"schema": _FILE_FORM}),
+)
+
+
+# --- meters ---------------------------------------------------------------------------------
+@router.post("/meters", response_model=MeterRead, status_code=status.HTTP_201_CREATED, tags=["meters"])
+def create_meter(meter_in: MeterCreate, session: SessionDep, _: AnalystKey) -> MeterRead:
+    return timeseries_service.create_meter(session=session, meter_in=meter_in)
+
+
+@router.get("/meters", response_model=MeterList, tags=["meters"])
+def list_meters(
+    session: SessionDep,
+    _: ViewerKey,
+    site: str | None = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MeterList:
+    return timeseries_service.list_meters(session=session, site=site, kind=kind, limit=limit, offset=offset)
+
+
+@router.get("/meters/{meter_id}", response_model=MeterRead, tags=["meters"])
+def get_meter(meter_id: str, session: SessionDep, _: ViewerKey) -> MeterRead:
+    return MeterRead.model_validate(timeseries_service.get_meter(session=session, meter_id=meter_id))
+
+
+@router.patch("/meters/{meter_id}", response_model=MeterRead, tags=["meters"])
+def update_meter(meter_id: str, meter_in: MeterUpdate, session: SessionDep, _: AnalystKey) -> MeterRead:
+    return timeseries_service.update_meter(session=session, meter_id=meter_id, meter_in=meter_in)
+
+
+@router.delete("/meters/{meter_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["meters"])
+def delete_meter(meter_id: str, session: SessionDep, _: AdminKey) -> Response:
+    """Delete a meter with all its readings and rollups (admin: this destroys data)."""
+    timeseries_service.delete_meter(session=session, meter_id=meter_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- ingest ---------------------------------------------------------------------------------
+async def _upload(request: Request) -> tuple[bytes, str]:
+    """The request body and its media type; a multipart upload yields its `file` part."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        async with request.form() as form:  # closes the spooled upload files on exit
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise InvalidInputError(
+                    "multipart upload needs a file field named 'file'", details={"field": "file"}
+                )
+            data = await upload.read()
+        name = (upload.filename or "").lower()
+        media = upload.content_type or ""
+        if name.endswith(".csv"):
+            media = "text/csv"
+        elif name.endswith(".xml"):
+            media = "application/xml"
+        return data, media
+    return await request.body(), media
+
+
+@router.post(
+    "/ingest/meter-readings", response_model=IngestResult, tags=["ingest"], openapi_extra=_READINGS_BODY
+)
+async def ingest_meter_readings(
+    request: Request,
+    container: ContainerDep,
+    _: AnalystKey,
+    create_meters: Annotated[bool, Query(description="Create unknown meters instead of 404")] = False,
+) -> IngestResult:
+    """A JSON batch `{"rows": [...]}` or a CSV upload of up to 100,000 readings, all or nothing.
+
+    CSV columns: meter_id, ts (ISO 8601 with offset), consumption_kw, production_kw, voltage, quality.
+    The same (meter_id, ts) again updates the row (replays never duplicate).
+    """
+    body, media = await _upload(request)
+    return await run_in_threadpool(
+        ingest_service.ingest_readings_body,
+        container=container,
+        body=body,
+        media_type=media,
+        create_meters=create_meters,
+    )
+
+
+@router.post(
+    "/ingest/market-prices", response_model=IngestResult, tags=["ingest"], openapi_extra=_PRICES_BODY
+)
+async def ingest_market_prices(
+    request: Request,
+    container: ContainerDep,
+    _: AnalystKey,
+    classification_sequence: Annotated[
+        int, Query(ge=0, description="ENTSO-E: which classificationSequence to take; 0 = all")
+    ] = 1,
+) -> IngestResult:
+    """Prices in EUR/MWh (15-minute or hourly): JSON `{"rows": [...]}`, CSV, or an ENTSO-E A44 document."""
+    body, media = await _upload(request)
+    return await run_in_threadpool(
+        ingest_service.ingest_prices_body,
+        container=container,
+        body=body,
+        media_type=media,
+        classification_sequence=classification_sequence or None,
+    )
+
+
+@router.post(
+    "/ingest/dsmr",
+    response_model=IngestResult,
+    tags=["ingest"],
+    openapi_extra=_body_doc(("text/plain", {"schema": _TEXT, "description": "One DSMR P1 telegram"})),
+)
+async def ingest_dsmr(
+    request: Request,
+    container: ContainerDep,
+    _: AnalystKey,
+    meter_id: Annotated[str | None, Query(description="Default: 'dsmr-' + the equipment identifier")] = None,
+    create_meters: bool = False,
+) -> IngestResult:
+    """One DSMR P1 telegram (CRC checked); import/export power and voltage become one reading."""
+    body = await request.body()
+    return await run_in_threadpool(
+        ingest_service.ingest_dsmr,
+        container=container,
+        telegram=body,
+        meter_id=meter_id,
+        create_meters=create_meters,
+    )
+
+
+@router.post(
+    "/ingest/sml",
+    response_model=IngestResult,
+    tags=["ingest"],
+    openapi_extra=_body_doc(
+        ("application/octet-stream", {"schema": {"type": "string", "format": "binary"}}),
+        ("text/plain", {"schema": {"type": "string"}, "description": "The frame as hex"}),
+    ),
+)
+async def ingest_sml(
+    request: Request,
+    container: ContainerDep,
+    _: AnalystKey,
+    meter_id: Annotated[str | None, Query(description="Default: 'sml-' + the meter's server id")] = None,
+    create_meters: bool = False,
+) -> IngestResult:
+    """One SML frame (binary, or hex as text). SML frames carry no time: the reading is stamped on arrival."""
+    body = await request.body()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return await run_in_threadpool(
+        ingest_service.ingest_sml,
+        container=container,
+        frame=body,
+        hex_text=media.startswith("text/"),
+        meter_id=meter_id,
+        create_meters=create_meters,
+    )
+
+
+# --- queries --------------------------------------------------------------------------------
+@router.get("/timeseries/readings", response_model=ReadingSeries, tags=["queries"])
+def get_readings(
+    session: SessionDep,
+    _: ViewerKey,
+    meter_id: str,
+    ts_from: From,
+    ts_to: To,
+    bucket: Bucket | None = None,
+    agg: Agg = "avg",
+    tz: Annotated[
+        str | None, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Raw rows at most (no bucket)")] = 10_000,
+) -> ReadingSeries:
+    """Readings of a meter: raw (no bucket) or per bucket. agg=sum gives kWh, the others kW."""
+    return timeseries_service.query_readings(
+        session=session,
+        meter_id=meter_id,
+        ts_from=ts_from,
+        ts_to=ts_to,
+        bucket=bucket,
+        agg=agg,
+        tz_name=_tz(tz),
+        limit=limit,
+    )
+
+
+@router.get("/timeseries/readings/latest", response_model=ReadingPoint, tags=["queries"])
+def get_latest_reading(session: SessionDep, _: ViewerKey, meter_id: str) -> ReadingPoint:
+    return timeseries_service.latest_reading(session=session, meter_id=meter_id)
+
+
+@router.get("/timeseries/prices", response_model=PriceSeriesRead, tags=["queries"])
+def get_prices(
+    session: SessionDep,
+    container: ContainerDep,
+    _: ViewerKey,
+    ts_from: From,
+    ts_to: To,
+    market: str | None = None,
+    product: str | None = None,
+    bucket: Bucket | None = None,
+    agg: Agg = "avg",
+    tz: str | None = None,
+) -> PriceSeriesRead:
+    settings = container.settings
+    return timeseries_service.query_prices(
+        session=session,
+        market=market or settings.default_market,
+        product=product or settings.default_product,
+        ts_from=ts_from,
+        ts_to=ts_to,
+        bucket=bucket,
+        agg=agg,
+        tz_name=_tz(tz) or settings.timezone,
+    )
+
+
+@router.get("/kpis", response_model=Kpis, tags=["queries"])
+def get_kpis(
+    session: SessionDep,
+    container: ContainerDep,
+    _: ViewerKey,
+    ts_from: From,
+    ts_to: To,
+    meter_id: str | None = None,
+    site: str | None = None,
+    market: str | None = None,
+    product: str | None = None,
+) -> Kpis:
+    """Consumption, production, import, export (kWh), self-consumption, autarky, peak, load factor, cost."""
+    settings = container.settings
+    return kpi_service.compute_kpis(
+        session=session,
+        meter_id=meter_id,
+        site=site,
+        ts_from=ts_from,
+        ts_to=ts_to,
+        market=market or settings.default_market,
+        product=product or settings.default_product,
+    )
+
+
+@router.get("/quality", response_model=QualityList, tags=["queries"])
+def get_quality(
+    session: SessionDep,
+    _: ViewerKey,
+    meter_id: Annotated[str | None, Query(description="A meter id, or 'market/product' for prices")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> QualityList:
+    """Data quality per ingest batch and series, newest first."""
+    return timeseries_service.list_quality(session=session, series=meter_id, limit=limit)
+
+
+def _tz(name: str | None) -> str | None:
+    from luna_iems.timeseries.schemas import check_timezone
+
+    if name is None:
+        return None
+    try:
+        return check_timezone(name)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), details={"field": "tz"}) from None

@@ -1,0 +1,530 @@
+"""Meters, ingest of readings and prices, rollups, and queries.
+
+Units: power kW (mean over [ts, ts + step)), energy kWh, voltage V, prices EUR/MWh. Consumption and
+production are both >= 0; net grid flow = consumption - production (+ import, - export).
+All writes of one ingest call are one transaction: a rejected batch writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from luna_iems.db.base import from_epoch_us, to_epoch_us
+from luna_iems.db.timebucket import Bucket, bucket_end, label_to_datetime
+from luna_iems.errors import InvalidInputError, NotFoundError
+from luna_iems.timeseries import repository
+from luna_iems.timeseries.models import DataQuality, IngestBatch, Meter
+from luna_iems.timeseries.quality import SeriesQualityReport, assess_batch
+from luna_iems.timeseries.rollups import compute_rollups
+from luna_iems.timeseries.schemas import (
+    Agg,
+    IngestResult,
+    MeterCreate,
+    MeterList,
+    MeterRead,
+    MeterUpdate,
+    PriceIn,
+    PricePoint,
+    PriceSeriesRead,
+    QualityList,
+    QualityRecord,
+    ReadingIn,
+    ReadingPoint,
+    ReadingQuality,
+    ReadingSeries,
+    SeriesQuality,
+)
+
+MAX_RAW_POINTS = 100_000
+
+
+# --- meters ---------------------------------------------------------------------------------
+def get_meter(*, session: Session, meter_id: str) -> Meter:
+    """The meter, or NotFoundError naming it."""
+    meter = repository.get_meter(session=session, meter_id=meter_id)
+    if meter is None:
+        raise NotFoundError(f"meter {meter_id!r} does not exist", details={"meter_id": meter_id})
+    return meter
+
+
+def create_meter(*, session: Session, meter_in: MeterCreate) -> MeterRead:
+    from luna_iems.errors import ConflictError
+
+    if repository.get_meter(session=session, meter_id=meter_in.meter_id) is not None:
+        raise ConflictError(
+            f"meter {meter_in.meter_id!r} already exists", details={"meter_id": meter_in.meter_id}
+        )
+    meter = repository.add_meter(session=session, meter=Meter(**meter_in.model_dump(mode="json")))
+    session.commit()
+    return MeterRead.model_validate(meter)
+
+
+def list_meters(
+    *, session: Session, site: str | None, kind: str | None, limit: int, offset: int
+) -> MeterList:
+    rows, total = repository.list_meters(session=session, site=site, kind=kind, limit=limit, offset=offset)
+    return MeterList(items=[MeterRead.model_validate(m) for m in rows], total=total)
+
+
+def update_meter(*, session: Session, meter_id: str, meter_in: MeterUpdate) -> MeterRead:
+    meter = get_meter(session=session, meter_id=meter_id)
+    for field, value in meter_in.model_dump(exclude_unset=True, mode="json").items():
+        if value is None and field in {"site", "kind", "timezone", "obis_map"}:
+            raise InvalidInputError(f"{field} cannot be null", details={"field": field})
+        setattr(meter, field, value)
+    if "timezone" in meter_in.model_fields_set:
+        # Daily rollups follow the meter's local day: recompute them all.
+        _mark_all_pending(session=session, meter_id=meter_id)
+    session.commit()
+    return MeterRead.model_validate(meter)
+
+
+def delete_meter(*, session: Session, meter_id: str) -> None:
+    """Delete a meter with its readings and rollups."""
+    repository.delete_meter(session=session, meter=get_meter(session=session, meter_id=meter_id))
+    session.commit()
+
+
+def _mark_all_pending(*, session: Session, meter_id: str) -> None:
+    repository.add_pending(
+        session=session,
+        ranges=[(meter_id, datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))],
+    )
+
+
+# --- ingest ---------------------------------------------------------------------------------
+def _ensure_meters(*, session: Session, meter_ids: list[str], create: bool) -> list[str]:
+    known = repository.existing_meter_ids(session=session, meter_ids=meter_ids)
+    unknown = [m for m in meter_ids if m not in known]
+    if unknown and not create:
+        shown = ", ".join(repr(m) for m in unknown[:20])
+        raise NotFoundError(
+            f"unknown meter(s): {shown}{' …' if len(unknown) > 20 else ''}; create them under /meters "
+            "or send create_meters=true",
+            details={"unknown_meters": unknown[:100]},
+        )
+    for meter_id in unknown:
+        repository.add_meter(session=session, meter=Meter(meter_id=meter_id))
+    return unknown
+
+
+def _check_retention(ts_min: datetime, retention_cutoff: datetime | None) -> None:
+    if retention_cutoff is not None and ts_min < retention_cutoff:
+        raise InvalidInputError(
+            f"rows before {retention_cutoff.isoformat()} are older than the raw-data retention "
+            f"(RAW_RETENTION_DAYS); the oldest row is {ts_min.isoformat()}",
+            details={"field": "ts", "retention_cutoff": retention_cutoff.isoformat()},
+        )
+
+
+def _quality_rows(batch_id: uuid.UUID, reports: Sequence[SeriesQualityReport]) -> list[DataQuality]:
+    return [
+        DataQuality(
+            batch_id=batch_id,
+            series=r.series,
+            rows=r.rows,
+            expected_rows=r.expected_rows,
+            missing_rate=r.missing_rate,
+            outliers=r.outliers,
+            max_robust_z=r.max_robust_z,
+            duplicates=r.duplicates,
+            out_of_order=r.out_of_order,
+            step_s=r.step_s,
+        )
+        for r in reports
+    ]
+
+
+def _dedupe_last(keys: Sequence[object]) -> list[int]:
+    """Indices of the last row of each key, in first-appearance order of the kept rows."""
+    last: dict[object, int] = {}
+    for i, key in enumerate(keys):
+        last[key] = i
+    return sorted(last.values())
+
+
+def ingest_readings(
+    *,
+    session: Session,
+    rows: Sequence[ReadingIn],
+    source: str,
+    create_meters: bool = False,
+    retention_cutoff: datetime | None = None,
+) -> IngestResult:
+    """Validate and write a batch of readings in one transaction; replays update, never duplicate.
+
+    Raises NotFoundError for unknown meters (unless `create_meters`), InvalidInputError for rows
+    older than the retention horizon or an empty batch.
+    """
+    if not rows:
+        raise InvalidInputError("the batch has no rows", details={"field": "rows"})
+    return write_readings(
+        session=session,
+        meter_ids=np.array([r.meter_id for r in rows]),
+        ts_us=np.fromiter((to_epoch_us(r.ts) for r in rows), dtype=np.int64, count=len(rows)),
+        consumption_kw=_floats(r.consumption_kw for r in rows),
+        production_kw=_floats(r.production_kw for r in rows),
+        voltage=_floats(r.voltage for r in rows),
+        quality=np.array([r.quality.value for r in rows]),
+        source=source,
+        create_meters=create_meters,
+        retention_cutoff=retention_cutoff,
+    )
+
+
+def _floats(values: Iterable[float | None]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value != value else value  # noqa: PLR0124 - NaN is the only value unequal to itself
+
+
+def write_readings(
+    *,
+    session: Session,
+    meter_ids: np.ndarray[Any, Any],
+    ts_us: np.ndarray[Any, np.dtype[np.int64]],
+    consumption_kw: np.ndarray[Any, np.dtype[np.float64]],
+    production_kw: np.ndarray[Any, np.dtype[np.float64]],
+    voltage: np.ndarray[Any, np.dtype[np.float64]],
+    quality: np.ndarray[Any, Any],
+    source: str,
+    create_meters: bool = False,
+    retention_cutoff: datetime | None = None,
+) -> IngestResult:
+    """Write already-validated reading arrays (aligned by row, NaN = no value) as one batch.
+
+    The shared write path of every source: quality report, in-batch dedupe (last row wins), upsert,
+    pending rollup ranges and the batch record, all in one transaction.
+    """
+    distinct = list(dict.fromkeys(meter_ids.tolist()))
+    ts_min, ts_max = from_epoch_us(int(ts_us.min())), from_epoch_us(int(ts_us.max()))
+    _check_retention(ts_min, retention_cutoff)
+    created = _ensure_meters(session=session, meter_ids=distinct, create=create_meters)
+    reports = assess_batch(meter_ids, ts_us, consumption_kw, quality == ReadingQuality.MISSING.value)
+    keep = _dedupe_last(list(zip(meter_ids.tolist(), ts_us.tolist(), strict=True)))
+    ids, stamps = meter_ids.tolist(), ts_us.tolist()
+    cons, prod, volt, qual = (a.tolist() for a in (consumption_kw, production_kw, voltage, quality))
+    values = [
+        (ids[i], stamps[i], _none_if_nan(cons[i]), _none_if_nan(prod[i]), _none_if_nan(volt[i]), qual[i])
+        for i in keep
+    ]
+    before = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
+    repository.upsert_readings(session=session, rows=values)
+    after = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
+    ranges = []
+    for meter_id in distinct:
+        own = ts_us[meter_ids == meter_id] if len(distinct) > 1 else ts_us
+        ranges.append((meter_id, from_epoch_us(int(own.min())), from_epoch_us(int(own.max()))))
+    repository.add_pending(session=session, ranges=ranges)
+    return _finish_batch(
+        session=session,
+        kind="readings",
+        source=source,
+        received=int(ts_us.size),
+        written=len(values),
+        inserted=after - before,
+        ts_from=ts_min,
+        ts_to=ts_max,
+        reports=reports,
+        created=created,
+    )
+
+
+def ingest_prices(*, session: Session, rows: Sequence[PriceIn], source: str) -> IngestResult:
+    """Validate and write market prices (EUR/MWh) in one transaction; replays update."""
+    if not rows:
+        raise InvalidInputError("the batch has no rows", details={"field": "rows"})
+    ts_us = np.fromiter((to_epoch_us(r.ts) for r in rows), dtype=np.int64, count=len(rows))
+    series = np.array([f"{r.market}/{r.product}" for r in rows])
+    reports = assess_batch(
+        series, ts_us, np.array([r.price_eur_mwh for r in rows]), np.zeros(len(rows), dtype=bool)
+    )
+    keep = _dedupe_last([(r.market, r.product, int(t)) for r, t in zip(rows, ts_us, strict=True)])
+    values = [(r.market, r.product, r.ts, r.price_eur_mwh, r.volume) for r in (rows[i] for i in keep)]
+    ts_min, ts_max = from_epoch_us(int(ts_us.min())), from_epoch_us(int(ts_us.max()))
+    pairs = list(dict.fromkeys((r.market, r.product) for r in rows))
+    before = repository.count_prices(session=session, series=pairs, ts_from=ts_min, ts_to=ts_max)
+    repository.upsert_prices(session=session, rows=values)
+    after = repository.count_prices(session=session, series=pairs, ts_from=ts_min, ts_to=ts_max)
+    return _finish_batch(
+        session=session,
+        kind="prices",
+        source=source,
+        received=len(rows),
+        written=len(values),
+        inserted=after - before,
+        ts_from=ts_min,
+        ts_to=ts_max,
+        reports=reports,
+        created=[],
+    )
+
+
+def _finish_batch(
+    *,
+    session: Session,
+    kind: str,
+    source: str,
+    received: int,
+    written: int,
+    inserted: int,
+    ts_from: datetime,
+    ts_to: datetime,
+    reports: Sequence[SeriesQualityReport],
+    created: list[str],
+) -> IngestResult:
+    batch = IngestBatch(
+        batch_id=uuid.uuid4(),
+        created_at=datetime.now(tz=UTC),
+        kind=kind,
+        source=source,
+        rows_received=received,
+        rows_written=written,
+        rows_inserted=inserted,
+        rows_updated=written - inserted,
+        ts_from=ts_from,
+        ts_to=ts_to,
+    )
+    repository.add_batch(session=session, batch=batch, quality=_quality_rows(batch.batch_id, reports))
+    session.commit()
+    return IngestResult(
+        batch_id=batch.batch_id,
+        kind=kind,
+        source=source,
+        rows_received=received,
+        rows_written=written,
+        rows_inserted=inserted,
+        rows_updated=written - inserted,
+        meters_created=created,
+        ts_from=ts_from,
+        ts_to=ts_to,
+        quality=[_sq(r) for r in reports],
+    )
+
+
+def _sq(report: SeriesQualityReport) -> SeriesQuality:
+    return SeriesQuality(
+        series=report.series,
+        rows=report.rows,
+        expected_rows=report.expected_rows,
+        missing_rate=report.missing_rate,
+        outliers=report.outliers,
+        max_robust_z=report.max_robust_z,
+        duplicates=report.duplicates,
+        out_of_order=report.out_of_order,
+        step_s=report.step_s,
+    )
+
+
+def list_quality(*, session: Session, series: str | None, limit: int) -> QualityList:
+    rows = repository.list_quality(session=session, series=series, limit=limit)
+    return QualityList(items=[QualityRecord.model_validate(r) for r in rows])
+
+
+# --- rollups --------------------------------------------------------------------------------
+def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None) -> int:
+    """Recompute the rollups of every pending range (optionally only these meters); returns ranges done.
+
+    A range is widened to whole local days of the meter, since the daily rollup covers local days.
+    """
+    pending = repository.pending_ranges(session=session, meter_ids=meter_ids)
+    if not pending:
+        return 0
+    by_meter: dict[str, list[tuple[datetime, datetime]]] = {}
+    for p in pending:
+        by_meter.setdefault(p.meter_id, []).append((p.ts_from, p.ts_to))
+    for meter_id, spans in by_meter.items():
+        meter = repository.get_meter(session=session, meter_id=meter_id)
+        if meter is None:
+            continue
+        tz = ZoneInfo(meter.timezone)
+        for start, end in _merge(spans):
+            day_start = _local_midnight(start, tz)
+            day_end = _local_midnight(min(end, datetime(9998, 1, 1, tzinfo=UTC)) + timedelta(days=1), tz)
+            raw = repository.reading_arrays(
+                session=session, meter_id=meter_id, ts_from=day_start, ts_to=day_end
+            )
+            rollups = compute_rollups(
+                raw["ts_us"], raw["consumption_kw"], raw["production_kw"], raw["voltage"], tz=tz
+            )
+            repository.replace_rollups(
+                session=session, meter_id=meter_id, ts_from=day_start, ts_to=day_end, rollups=rollups
+            )
+    repository.delete_pending(session=session, pending_ids=[p.pending_id for p in pending])
+    session.commit()
+    return len(pending)
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _local_midnight(instant: datetime, tz: ZoneInfo) -> datetime:
+    local = instant.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+# --- queries --------------------------------------------------------------------------------
+def _check_range(ts_from: datetime, ts_to: datetime) -> None:
+    if ts_to <= ts_from:
+        raise InvalidInputError(
+            f"'to' ({ts_to.isoformat()}) must be after 'from' ({ts_from.isoformat()})",
+            details={"field": "to"},
+        )
+
+
+def query_readings(
+    *,
+    session: Session,
+    meter_id: str,
+    ts_from: datetime,
+    ts_to: datetime,
+    bucket: Bucket | None,
+    agg: Agg,
+    tz_name: str | None,
+    limit: int = 10_000,
+) -> ReadingSeries:
+    """Raw readings (no bucket) or readings aggregated per bucket from the rollups.
+
+    agg=sum gives energy (kWh); avg, min, max and last give power (kW). Buckets without any sample
+    are left out; `coverage` tells how much of a bucket the samples cover.
+    """
+    _check_range(ts_from, ts_to)
+    meter = get_meter(session=session, meter_id=meter_id)
+    tz = ZoneInfo(tz_name or meter.timezone)
+    if bucket is None:
+        rows = repository.list_readings(
+            session=session, meter_id=meter_id, ts_from=ts_from, ts_to=ts_to, limit=limit + 1
+        )
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        return ReadingSeries(
+            meter_id=meter_id,
+            bucket=None,
+            agg=None,
+            timezone=tz.key,
+            points=[
+                ReadingPoint(
+                    ts=r.ts,
+                    consumption_kw=r.consumption_kw,
+                    production_kw=r.production_kw,
+                    voltage=r.voltage,
+                    quality=r.quality,
+                )
+                for r in rows
+            ],
+            truncated=truncated,
+            next_from=rows[-1].ts + timedelta(microseconds=1) if truncated else None,
+        )
+    refresh_rollups(session=session, meter_ids=[meter_id])
+    # Daily rollups follow the meter's calendar; another zone regroups hourly rollups.
+    resolution: str = bucket if bucket in ("15m", "1h") else ("1d" if tz.key == meter.timezone else "1h")
+    buckets = repository.bucketed_rollups(
+        session=session,
+        meter_ids=[meter_id],
+        resolution=resolution,
+        bucket=bucket,
+        tz=tz,
+        ts_from=ts_from,
+        ts_to=ts_to,
+    )
+    points = [_reading_point(row, bucket, agg, tz) for row in buckets]
+    return ReadingSeries(meter_id=meter_id, bucket=bucket, agg=agg, timezone=tz.key, points=points)
+
+
+def _reading_point(row: Sequence[object], bucket: Bucket, agg: Agg, tz: ZoneInfo) -> ReadingPoint:
+    label, samples, covered_s, c_kwh, p_kwh, c_min, c_max, p_min, p_max, c_last, p_last, volt = row
+    start = label_to_datetime(label, bucket, tz)
+    duration_s = (bucket_end(start, bucket, tz) - start).total_seconds()
+    covered = float(covered_s or 0.0)  # type: ignore[arg-type]
+    point = ReadingPoint(
+        ts=start,
+        samples=int(samples or 0),  # type: ignore[call-overload]
+        coverage=round(min(1.0, covered / duration_s), 6),
+        voltage=None if volt is None else round(float(volt), 3),  # type: ignore[arg-type]
+    )
+    if agg == "sum":
+        point.consumption_kwh, point.production_kwh = _f(c_kwh), _f(p_kwh)
+    elif agg == "avg":
+        hours = covered / 3600.0
+        point.consumption_kw = _f(c_kwh, hours) if hours > 0 else None
+        point.production_kw = _f(p_kwh, hours) if hours > 0 else None
+    elif agg == "min":
+        point.consumption_kw, point.production_kw = _f(c_min), _f(p_min)
+    elif agg == "max":
+        point.consumption_kw, point.production_kw = _f(c_max), _f(p_max)
+    else:
+        point.consumption_kw, point.production_kw = _f(c_last), _f(p_last)
+    return point
+
+
+def _f(value: object, divisor: float = 1.0) -> float | None:
+    return None if value is None else round(float(value) / divisor, 6)  # type: ignore[arg-type]
+
+
+def latest_reading(*, session: Session, meter_id: str) -> ReadingPoint:
+    get_meter(session=session, meter_id=meter_id)
+    row = repository.latest_reading(session=session, meter_id=meter_id)
+    if row is None:
+        raise NotFoundError(f"meter {meter_id!r} has no readings yet", details={"meter_id": meter_id})
+    return ReadingPoint(
+        ts=row.ts,
+        consumption_kw=row.consumption_kw,
+        production_kw=row.production_kw,
+        voltage=row.voltage,
+        quality=row.quality,
+    )
+
+
+def query_prices(
+    *,
+    session: Session,
+    market: str,
+    product: str,
+    ts_from: datetime,
+    ts_to: datetime,
+    bucket: Bucket | None,
+    agg: Agg,
+    tz_name: str,
+) -> PriceSeriesRead:
+    """Prices as stored (no bucket) or per bucket (avg, min, max, last; a sum of prices means nothing)."""
+    _check_range(ts_from, ts_to)
+    tz = ZoneInfo(tz_name)
+    if bucket is None:
+        rows = repository.list_prices(
+            session=session, market=market, product=product, ts_from=ts_from, ts_to=ts_to
+        )
+        points = [PricePoint(ts=r.ts, price_eur_mwh=r.price_eur_mwh) for r in rows]
+        return PriceSeriesRead(
+            market=market, product=product, bucket=None, agg=None, timezone=tz.key, points=points
+        )
+    if agg == "sum":
+        raise InvalidInputError(
+            "agg=sum is not meaningful for prices; use avg, min, max or last", details={"field": "agg"}
+        )
+    buckets = repository.bucketed_prices(
+        session=session, market=market, product=product, bucket=bucket, tz=tz, ts_from=ts_from, ts_to=ts_to
+    )
+    index = {"avg": 1, "min": 2, "max": 3, "last": 4}[agg]
+    points = [
+        PricePoint(ts=label_to_datetime(r[0], bucket, tz), price_eur_mwh=_f(r[index]), samples=int(r[5]))
+        for r in buckets
+    ]
+    return PriceSeriesRead(
+        market=market, product=product, bucket=bucket, agg=agg, timezone=tz.key, points=points
+    )
