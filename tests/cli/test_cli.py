@@ -105,3 +105,15 @@ def test_preflight_names_a_busy_port_and_suggests_a_free_one(tmp_path: Path) -> 
         assert serve.returncode == 1 and f"port {port}" in serve.stderr and "Traceback" not in serve.stderr
     free = luna("preflight", "--scope", "local", env={"DATA_DIR": str(tmp_path), "API_PORT": str(port)})
     assert free.returncode == 0, free.stdout
+
+
+def test_sim_backfill_and_seed(tmp_path: Path, fresh_database_url: Callable[[str], str]) -> None:
+    env = {"DATA_DIR": str(tmp_path / "var"), "DATABASE_URL": fresh_database_url("sqlite")}
+    result = luna("sim", "backfill", "--days", "2", "--meters", "6", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {6 * 2 * 96} readings" in result.stdout and "day-ahead prices" in result.stdout
+    summary = json.loads(luna("status", "--json", env=env).stdout)["database"]["row_counts"]
+    assert summary["meters"] == 6 and summary["smart_meter_readings"] == 6 * 2 * 96
+    seeded = luna("seed", "--days", "1", env=env)
+    assert seeded.returncode == 0 and "demo data: 4 simulated meters" in seeded.stdout
+    assert luna("sim", "backfill", "--days", "0", env=env).returncode == 2

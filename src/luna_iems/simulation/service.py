@@ -37,8 +37,7 @@ def load_config(container: Container) -> SimConfig:
 
 
 def _window(ts_from: datetime, ts_to: datetime) -> None:
-    if ts_to <= ts_from:
-        raise InvalidInputError("'to' must be after 'from'", details={"field": "to"})
+    timeseries_service._check_range(ts_from, ts_to)
     if ts_to - ts_from > timedelta(days=MAX_BACKFILL_DAYS):
         raise InvalidInputError(
             f"a backfill covers at most {MAX_BACKFILL_DAYS} days; split the range", details={"field": "to"}

@@ -51,7 +51,7 @@ def ingest_readings_body(
         )
     if media_type in {"application/json", ""}:
         rows, extra = parsing.validate_json_rows(ReadingIn, body)
-        create = create_meters or bool(extra.get("create_meters", False))
+        create = create_meters or parsing.batch_options(extra).create_meters
         return ingest_rows(container, rows, source="json", create_meters=create)
     raise _unsupported(media_type, "application/json, text/csv or multipart/form-data with a CSV file")
 
@@ -66,7 +66,12 @@ def ingest_prices_body(
     elif media_type in {"text/csv", "application/csv"}:
         rows, source = parsing.price_rows_from_csv(body), "csv"
     elif media_type in {"application/json", ""}:
-        rows, source = parsing.validate_json_rows(PriceIn, body)[0], "json"
+        price_rows, extra = parsing.validate_json_rows(PriceIn, body)
+        if extra:
+            raise InvalidInputError(
+                f"unknown top-level field(s): {', '.join(sorted(extra))}", details={"fields": sorted(extra)}
+            )
+        rows, source = price_rows, "json"
     else:
         raise _unsupported(media_type, "application/json, text/csv or application/xml (ENTSO-E A44)")
     with container.session_factory() as session:

@@ -13,7 +13,7 @@ at each quarter-hour it imports what its meters consume beyond what they produce
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -42,15 +42,18 @@ def _prices_for(
     ts_from: datetime,
     ts_to: datetime,
 ) -> np.ndarray[Any, Any]:
-    """Price per quarter-hour slot (NaN where none): the slot's own price, else its hour's price."""
+    """Price per quarter-hour slot (NaN where none).
+
+    A quarter-hour product prices its own slot only. An hourly product (every stored price on a full
+    hour) prices the four quarter-hours of its hour; a missing quarter-hour is never borrowed.
+    """
     rows = repository.list_prices(
-        session=session, market=market, product=product, ts_from=ts_from - timedelta(hours=1), ts_to=ts_to
+        session=session, market=market, product=product, ts_from=ts_from, ts_to=ts_to
     )
     lookup = {to_epoch_us(r.ts): r.price_eur_mwh for r in rows}
-    return np.array(
-        [lookup.get(int(s), lookup.get(int(s) - int(s) % _HOUR_US, np.nan)) for s in slots_us],
-        dtype=np.float64,
-    )
+    hourly = bool(lookup) and all(ts % _HOUR_US == 0 for ts in lookup)
+    keys = [int(s) - int(s) % _HOUR_US if hourly else int(s) for s in slots_us]
+    return np.array([lookup.get(k, np.nan) for k in keys], dtype=np.float64)
 
 
 def compute_kpis(

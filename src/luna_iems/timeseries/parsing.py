@@ -10,7 +10,7 @@ import csv
 import io
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from luna_iems.errors import InvalidInputError, PayloadTooLargeError
 from luna_iems.timeseries.schemas import MAX_BATCH_ROWS, PriceIn, ReadingIn
@@ -85,6 +85,23 @@ def validate_json_rows(model: type[M], body: bytes) -> tuple[list[M], dict[str, 
     return validate_rows(model, rows), document
 
 
+class ReadingBatchOptions(BaseModel):
+    """The top-level fields a reading batch may carry besides its rows."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    create_meters: bool = False
+
+
+def batch_options(extra: dict[str, Any]) -> ReadingBatchOptions:
+    try:
+        return ReadingBatchOptions.model_validate(extra)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        raise InvalidInputError(f"body.{field}: {err['msg']}", details={"field": f"body.{field}"}) from None
+
+
 def parse_csv(body: bytes, *, columns: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, Any]]:
     """CSV with a header row; empty cells are missing values; unknown columns are refused."""
     try:
@@ -104,7 +121,28 @@ def parse_csv(body: bytes, *, columns: tuple[str, ...], required: tuple[str, ...
             details={"missing": missing, "unknown": unknown},
         )
     reader.fieldnames = header
-    return [{k: (v.strip() or None) for k, v in row.items() if k in columns} for row in reader]
+    rows: list[dict[str, Any]] = []
+    for number, row in enumerate(reader, start=1):
+        if None in row:  # DictReader puts surplus cells under the key None
+            raise _cell_count_error(number, "more", len(header), len(header) + len(row[None]))
+        if any(value is None for value in row.values()):  # and fills missing cells with None
+            present = sum(value is not None for value in row.values())
+            raise _cell_count_error(number, "fewer", len(header), present)
+        rows.append({k: (v.strip() or None) for k, v in row.items()})
+    _check_size(len(rows))
+    return rows
+
+
+def _cell_count_error(row: int, which: str, expected: int, got: int) -> InvalidInputError:
+    hint = " (a decimal comma? use '.' for decimals)" if which == "more" else ""
+    return InvalidInputError(
+        f"batch rejected, nothing was written: CSV row {row} has {which} cells ({got}) than the header "
+        f"({expected}){hint}",
+        details={
+            "invalid_rows": 1,
+            "errors": [{"row": row, "field": "row", "message": f"{got} cells, expected {expected}"}],
+        },
+    )
 
 
 def reading_rows_from_csv(body: bytes) -> list[ReadingIn]:

@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from luna_iems.db.base import epoch_us_column
+from luna_iems.db.base import epoch_us_column, to_epoch_us
 from luna_iems.db.bulk import upsert_rows
 from luna_iems.db.timebucket import Bucket, bucket_label
 from luna_iems.timeseries.models import (
@@ -191,18 +191,32 @@ def delete_pending(*, session: Session, pending_ids: Sequence[int]) -> None:
 
 
 def replace_rollups(
-    *, session: Session, meter_id: str, ts_from: datetime, ts_to: datetime, rollups: Sequence[RollupRows]
+    *,
+    session: Session,
+    meter_id: str,
+    spans: dict[str, tuple[datetime, datetime]],
+    rollups: Sequence[RollupRows],
 ) -> None:
-    """Delete the meter's rollups in [ts_from, ts_to) and write the recomputed ones."""
-    session.execute(
-        delete(ReadingRollup).where(
-            ReadingRollup.meter_id == meter_id, ReadingRollup.ts >= ts_from, ReadingRollup.ts < ts_to
-        )
-    )
+    """Per resolution, delete the meter's rollups in its span [from, to) and write the recomputed
+    ones that fall inside it (rows outside a span were computed from partial data and are dropped)."""
     rows: list[tuple[Any, ...]] = []
     for r in rollups:
+        start, end = spans[r.resolution]
+        session.execute(
+            delete(ReadingRollup).where(
+                ReadingRollup.meter_id == meter_id,
+                ReadingRollup.resolution == r.resolution,
+                ReadingRollup.ts >= start,
+                ReadingRollup.ts < end,
+            )
+        )
+        lo, hi = to_epoch_us(start), to_epoch_us(end)
         columns = [getattr(r, name).tolist() for name in ("ts_us", *_ROLLUP_VALUE_COLUMNS)]
-        rows += [(meter_id, r.resolution, *map(_sql_value, values)) for values in zip(*columns, strict=True)]
+        rows += [
+            (meter_id, r.resolution, *map(_sql_value, values))
+            for values in zip(*columns, strict=True)
+            if lo <= values[0] < hi
+        ]
     upsert_rows(
         session.connection(),
         ReadingRollup.__table__,  # type: ignore[arg-type]
@@ -236,11 +250,19 @@ def bucketed_rollups(
         ReadingRollup.ts >= ts_from,
         ReadingRollup.ts < ts_to,
     )
+
+    def newest_with(value: Any) -> Any:
+        # The newest rollup row that has a value: a trailing hour of 'missing' readings is skipped.
+        return func.row_number().over(
+            partition_by=label, order_by=(case((value.is_(None), 1), else_=0), ReadingRollup.ts.desc())
+        )
+
     ranked = (
         select(
             label.label("label"),
             ReadingRollup,
-            func.row_number().over(partition_by=label, order_by=ReadingRollup.ts.desc()).label("rn"),
+            newest_with(ReadingRollup.consumption_kw_last).label("rn_c"),
+            newest_with(ReadingRollup.production_kw_last).label("rn_p"),
         )
         .where(where)
         .subquery()
@@ -257,8 +279,8 @@ def bucketed_rollups(
             func.max(c.consumption_kw_max),
             func.min(c.production_kw_min),
             func.max(c.production_kw_max),
-            func.max(_when_first(c.rn, c.consumption_kw_last)),
-            func.max(_when_first(c.rn, c.production_kw_last)),
+            func.max(_when_first(c.rn_c, c.consumption_kw_last)),
+            func.max(_when_first(c.rn_p, c.production_kw_last)),
             func.sum(c.voltage_avg * c.samples)
             / func.nullif(func.sum(_when_not_null(c.voltage_avg, c.samples)), 0),
         )

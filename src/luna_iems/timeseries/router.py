@@ -214,7 +214,9 @@ async def ingest_sml(
 
 
 # --- queries --------------------------------------------------------------------------------
-@router.get("/timeseries/readings", response_model=ReadingSeries, tags=["queries"])
+@router.get(
+    "/timeseries/readings", response_model=ReadingSeries, response_model_exclude_none=True, tags=["queries"]
+)
 def get_readings(
     session: SessionDep,
     _: ViewerKey,
@@ -241,7 +243,12 @@ def get_readings(
     )
 
 
-@router.get("/timeseries/readings/latest", response_model=ReadingPoint, tags=["queries"])
+@router.get(
+    "/timeseries/readings/latest",
+    response_model=ReadingPoint,
+    response_model_exclude_none=True,
+    tags=["queries"],
+)
 def get_latest_reading(session: SessionDep, _: ViewerKey, meter_id: str) -> ReadingPoint:
     return timeseries_service.latest_reading(session=session, meter_id=meter_id)
 

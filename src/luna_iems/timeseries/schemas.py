@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
@@ -16,6 +16,21 @@ MAX_BATCH_ROWS = 100_000
 MAX_POWER_KW = 100_000.0  # 100 MW: far above any meter we serve, far below a unit mix-up (W sent as kW)
 MAX_VOLTAGE_V = 1_000.0
 PRICE_LIMIT_EUR_MWH = 10_000.0  # beyond the harmonised day-ahead and intraday price limits
+
+
+# Timestamps outside these bounds are refused: no meter reads before 1970, and a bounded calendar keeps
+# time-zone arithmetic (offset transitions, local days) cheap whatever a caller sends.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def check_instant(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"timestamp {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
 
 
 def check_timezone(value: str) -> str:
@@ -88,7 +103,7 @@ class ReadingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     meter_id: MeterId
-    ts: AwareDatetime
+    ts: Instant
     consumption_kw: Power | None = None
     production_kw: Power | None = None
     voltage: Voltage | None = None
@@ -105,7 +120,7 @@ class PriceIn(BaseModel):
 
     market: str = Field(default="DE-LU", min_length=1, max_length=50)
     product: str = Field(default="day_ahead", min_length=1, max_length=50)
-    ts: AwareDatetime
+    ts: Instant
     price_eur_mwh: float = Field(ge=-PRICE_LIMIT_EUR_MWH, le=PRICE_LIMIT_EUR_MWH, allow_inf_nan=False)
     volume: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 

@@ -24,6 +24,8 @@ from luna_iems.timeseries.models import DataQuality, IngestBatch, Meter
 from luna_iems.timeseries.quality import SeriesQualityReport, assess_batch
 from luna_iems.timeseries.rollups import compute_rollups
 from luna_iems.timeseries.schemas import (
+    EARLIEST,
+    LATEST,
     Agg,
     IngestResult,
     MeterCreate,
@@ -41,8 +43,6 @@ from luna_iems.timeseries.schemas import (
     ReadingSeries,
     SeriesQuality,
 )
-
-MAX_RAW_POINTS = 100_000
 
 
 # --- meters ---------------------------------------------------------------------------------
@@ -350,14 +350,25 @@ def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None)
         for start, end in _merge(spans):
             day_start = _local_midnight(start, tz)
             day_end = _local_midnight(min(end, datetime(9998, 1, 1, tzinfo=UTC)) + timedelta(days=1), tz)
+            # Whole UTC hours around the local days: a zone with a half-hour offset splits an hour
+            # at local midnight, and that hour must be recomputed from both days' samples.
+            hour_start, hour_end = (
+                _floor_hour(day_start),
+                _floor_hour(day_end + timedelta(minutes=59, seconds=59)),
+            )
             raw = repository.reading_arrays(
-                session=session, meter_id=meter_id, ts_from=day_start, ts_to=day_end
+                session=session, meter_id=meter_id, ts_from=hour_start, ts_to=hour_end
             )
             rollups = compute_rollups(
                 raw["ts_us"], raw["consumption_kw"], raw["production_kw"], raw["voltage"], tz=tz
             )
+            spans_by_resolution = {
+                "15m": (hour_start, hour_end),
+                "1h": (hour_start, hour_end),
+                "1d": (day_start, day_end),
+            }
             repository.replace_rollups(
-                session=session, meter_id=meter_id, ts_from=day_start, ts_to=day_end, rollups=rollups
+                session=session, meter_id=meter_id, spans=spans_by_resolution, rollups=rollups
             )
     repository.delete_pending(session=session, pending_ids=[p.pending_id for p in pending])
     session.commit()
@@ -374,6 +385,10 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
     return merged
 
 
+def _floor_hour(instant: datetime) -> datetime:
+    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
 def _local_midnight(instant: datetime, tz: ZoneInfo) -> datetime:
     local = instant.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     return local.replace(tzinfo=tz).astimezone(UTC)
@@ -381,6 +396,11 @@ def _local_midnight(instant: datetime, tz: ZoneInfo) -> datetime:
 
 # --- queries --------------------------------------------------------------------------------
 def _check_range(ts_from: datetime, ts_to: datetime) -> None:
+    for name, value in (("from", ts_from), ("to", ts_to)):
+        if not EARLIEST <= value <= LATEST:
+            raise InvalidInputError(
+                f"'{name}' must lie between {EARLIEST.date()} and {LATEST.date()}", details={"field": name}
+            )
     if ts_to <= ts_from:
         raise InvalidInputError(
             f"'to' ({ts_to.isoformat()}) must be after 'from' ({ts_from.isoformat()})",
@@ -432,8 +452,7 @@ def query_readings(
             next_from=rows[-1].ts + timedelta(microseconds=1) if truncated else None,
         )
     refresh_rollups(session=session, meter_ids=[meter_id])
-    # Daily rollups follow the meter's calendar; another zone regroups hourly rollups.
-    resolution: str = bucket if bucket in ("15m", "1h") else ("1d" if tz.key == meter.timezone else "1h")
+    resolution = _rollup_resolution(bucket, tz, meter.timezone, ts_from, ts_to)
     buckets = repository.bucketed_rollups(
         session=session,
         meter_ids=[meter_id],
@@ -445,6 +464,27 @@ def query_readings(
     )
     points = [_reading_point(row, bucket, agg, tz) for row in buckets]
     return ReadingSeries(meter_id=meter_id, bucket=bucket, agg=agg, timezone=tz.key, points=points)
+
+
+def _rollup_resolution(
+    bucket: Bucket, tz: ZoneInfo, meter_tz: str, ts_from: datetime, ts_to: datetime
+) -> str:
+    """The coarsest rollup whose rows lie wholly inside [from, to), so a bucket never counts data
+    outside the requested range: daily rollups (the meter's calendar) when from/to are local
+    midnights, hourly when they are whole hours, else quarter-hours (from/to off the quarter-hour
+    grid include the quarter-hours that contain them)."""
+    if bucket == "15m":
+        return "15m"
+    if bucket != "1h" and tz.key == meter_tz and all(_is_local_midnight(t, tz) for t in (ts_from, ts_to)):
+        return "1d"
+    if all(t.astimezone(UTC).replace(minute=0, second=0, microsecond=0) == t for t in (ts_from, ts_to)):
+        return "1h"
+    return "15m"
+
+
+def _is_local_midnight(instant: datetime, tz: ZoneInfo) -> bool:
+    local = instant.astimezone(tz)
+    return (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
 
 
 def _reading_point(row: Sequence[object], bucket: Bucket, agg: Agg, tz: ZoneInfo) -> ReadingPoint:
