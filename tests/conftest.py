@@ -109,7 +109,8 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "luna_admin_key": ADMIN_TOKEN,
         "log_json": True,
         "enable_scheduler": False,
-        "seed_demo_data": False,  # tests build their own data; tests/e2e checks the demo seed  # jobs are called directly in tests; one test runs the scheduler
+        "seed_demo_data": False,
+        "embedding_warmup": False,  # model-loading tests load it themselves  # tests build their own data; tests/e2e checks the demo seed  # jobs are called directly in tests; one test runs the scheduler
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

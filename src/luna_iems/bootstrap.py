@@ -6,6 +6,7 @@ the embedded default. Domain code receives the `Container` and never asks which 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from luna_iems.adapters.local_files import LocalObjectStore
 from luna_iems.db.engine import build_engine, build_session_factory
-from luna_iems.ports import ComponentHealth, Embedder, HealthCheck, ObjectStore, VectorStore
+from luna_iems.knowledge.index import KnowledgeIndex
+from luna_iems.ports import (
+    ComponentHealth,
+    Embedder,
+    Extractor,
+    Generator,
+    HealthCheck,
+    ObjectStore,
+    VectorStore,
+)
 from luna_iems.settings import Settings
 
 
@@ -35,11 +45,16 @@ class Container:
     session_factory: sessionmaker[Session]
     embedder: Embedder
     object_store: ObjectStore
+    extractor: Extractor
     # Built on first use: opening the vector index loads it into memory.
     _vector_store_factory: Callable[[], VectorStore]
+    # None: no chat model configured; Luna answers extractively.
+    generator: Generator | None = None
+    knowledge_index: KnowledgeIndex = field(default_factory=KnowledgeIndex)
     # Optional HTTP backends (Tika, an Ollama chat host) that readiness must check when configured.
     extra_checks: list[HealthCheck] = field(default_factory=list)
     _vector_store: VectorStore | None = None
+    _token_counter: Callable[[str], int] | None = None
 
     @property
     def vector_store(self) -> VectorStore:
@@ -47,15 +62,29 @@ class Container:
             self._vector_store = self._vector_store_factory()
         return self._vector_store
 
+    @property
+    def token_counter(self) -> Callable[[str], int]:
+        """Word pieces of the embedding model, for chunk sizes (loaded once, no torch import)."""
+        if self._token_counter is None:
+            from luna_iems.knowledge.chunking import wordpiece_counter
+
+            self._token_counter = wordpiece_counter()
+        return self._token_counter
+
     def health_checks(self) -> list[HealthCheck]:
         try:
             vectors: HealthCheck = self.vector_store
         except Exception as exc:  # e.g. the embedder that gives the dimension is unreachable
             vectors = _Failed(ComponentHealth(name="vector_store", kind="unknown", ok=False, detail=str(exc)))
-        return [_DatabaseCheck(self.engine), vectors, self.embedder, self.object_store, *self.extra_checks]
+        checks = [_DatabaseCheck(self.engine), vectors, self.embedder, self.object_store, self.extractor]
+        if self.generator is not None:
+            # Without its chat model Luna still answers (extractively): not required for readiness.
+            checks.append(_Optional(self.generator))
+        return [*checks, *self.extra_checks]
 
     def close(self) -> None:
-        for component in (self._vector_store, self.embedder, self.object_store, *self.extra_checks):
+        parts = (self._vector_store, self.embedder, self.object_store, self.extractor, self.generator)
+        for component in (*parts, *self.extra_checks):
             closer: Any = getattr(component, "close", None)
             if callable(closer):
                 closer()
@@ -68,6 +97,14 @@ class _Failed:
 
     def health(self) -> ComponentHealth:
         return self._result
+
+
+class _Optional:
+    def __init__(self, component: HealthCheck) -> None:
+        self._component = component
+
+    def health(self) -> ComponentHealth:
+        return dataclasses.replace(self._component.health(), required=False)
 
 
 class _DatabaseCheck:
@@ -124,31 +161,42 @@ def build_vector_store_factory(settings: Settings, embedder: Embedder) -> Callab
     return factory
 
 
-def build_extra_checks(settings: Settings) -> list[HealthCheck]:
-    from luna_iems.adapters.ollama import HttpService
-
-    checks: list[HealthCheck] = []
+def build_extractor(settings: Settings) -> Extractor:
     if settings.tika_url:
-        checks.append(
-            HttpService(
-                name="tika",
-                kind="tika",
-                base_url=settings.tika_url,
-                probe_path="/version",
-                timeout_s=settings.http_timeout_s,
-            )
+        from luna_iems.adapters.tika import TikaExtractor
+
+        return TikaExtractor(base_url=settings.tika_url, timeout_s=max(settings.http_timeout_s, 60.0))
+    from luna_iems.knowledge.extraction import LocalExtractor
+
+    return LocalExtractor()
+
+
+def build_generator(settings: Settings) -> Generator | None:
+    """The chat model for Luna's answers, or None for extractive answers (no LLM)."""
+    backend = settings.generator_backend
+    if backend == "extractive":
+        return None
+    if backend == "ollama" or (backend == "auto" and settings.ollama_url):
+        if not settings.ollama_url:
+            raise ValueError("GENERATOR_BACKEND=ollama needs OLLAMA_URL")
+        from luna_iems.adapters.ollama_chat import OllamaGenerator
+
+        return OllamaGenerator(
+            base_url=settings.ollama_url,
+            model=settings.ollama_chat_model,
+            timeout_s=settings.generator_timeout_s,
         )
-    if settings.ollama_url:
-        checks.append(
-            HttpService(
-                name="generator",
-                kind="ollama",
-                base_url=settings.ollama_url,
-                probe_path="/api/version",
-                timeout_s=settings.http_timeout_s,
-            )
-        )
-    return checks
+    if backend == "openai" or (backend == "auto" and settings.openai_base_url):
+        if not settings.openai_base_url:
+            raise ValueError("GENERATOR_BACKEND=openai needs OPENAI_BASE_URL")
+        from luna_iems.adapters.openai_chat import OpenAICompatibleGenerator
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return OpenAICompatibleGenerator(
+            base_url=settings.openai_base_url, model=settings.openai_model, api_key=key,
+            timeout_s=settings.generator_timeout_s,
+        )  # fmt: skip
+    return None
 
 
 def build_container(settings: Settings) -> Container:
@@ -180,5 +228,6 @@ def build_container(settings: Settings) -> Container:
         embedder=embedder,
         object_store=object_store,
         _vector_store_factory=build_vector_store_factory(settings, embedder),
-        extra_checks=build_extra_checks(settings),
+        extractor=build_extractor(settings),
+        generator=build_generator(settings),
     )

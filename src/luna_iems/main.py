@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +19,8 @@ from luna_iems.admin.schemas import ApiKeyCreated
 from luna_iems.bootstrap import Container, build_container
 from luna_iems.db import migrate
 from luna_iems.errors import install_error_handlers
+from luna_iems.knowledge import seed as knowledge_seed
+from luna_iems.knowledge.router import router as knowledge_router
 from luna_iems.ops.logs import configure_logging
 from luna_iems.ops.metrics import Metrics
 from luna_iems.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -39,6 +42,8 @@ OPENAPI_TAGS = [
     {"name": "ingest", "description": "Readings and prices: JSON, CSV, DSMR P1, SML, ENTSO-E A44."},
     {"name": "queries", "description": "Readings and prices per bucket, KPIs, data quality."},
     {"name": "simulation", "description": "Simulated meters and prices: backfill and live mode."},
+    {"name": "knowledge", "description": "Search the customer's documents and ask Luna, with citations."},
+    {"name": "documents", "description": "Stored documents: metadata, versions, chunks, delete, reindex."},
     {"name": "admin", "description": "API keys, audit trail, privacy and settings (admin role)."},
 ]
 
@@ -76,6 +81,50 @@ def print_welcome(settings: Settings, created: ApiKeyCreated | None, seeded: str
     print("\n".join([*lines, ""]), file=sys.stdout, flush=True)
 
 
+def _thread(name: str, target: Callable[[], object]) -> threading.Thread:
+    def run() -> None:
+        try:
+            target()
+        except Exception:  # a background start-up task must report, not crash the service
+            log.exception("background task failed", extra={"task": name})
+
+    thread = threading.Thread(target=run, name=f"luna-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(container: Container) -> None:
+    """Load the embedding model and the lexical index before the first question needs them."""
+    warm = getattr(container.embedder, "warm_up", None)
+    if callable(warm):
+        warm()
+    container.knowledge_index.ensure_loaded(container.session_factory)
+    from luna_iems.ops.service import knowledge_status
+
+    status = knowledge_status(container)
+    if status is not None and status.reindex_needed:
+        log.warning(status.detail, extra={"collection": status.collection})
+
+
+def seed_and_warm_up(container: Container) -> tuple[str | None, list[threading.Thread]]:
+    """Demo data for a fresh instance (the documents are indexed in the background) and the model
+    warm-up; returns the line for the welcome banner and the background threads."""
+    settings = container.settings
+    seeded = None
+    background: list[threading.Thread] = []
+    if settings.seed_demo_data:
+        # A fresh instance gets a simulated week to look at; existing data is never touched.
+        seeded = sim_service.seed_demo(container)
+        if knowledge_seed.needs_seed(container):
+            background.append(_thread("seed-documents", lambda: knowledge_seed.seed_documents(container)))
+            seeded = (
+                seeded + "; " if seeded else ""
+            ) + "sample documents are being indexed in the background"
+    if settings.embedding_warmup:
+        background.append(_thread("warm-up", lambda: warm_up(container)))
+    return seeded, background
+
+
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else get_settings())
     metrics = Metrics()
@@ -96,10 +145,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             mqtt = MqttSubscriber(active)
             active.extra_checks.append(mqtt)
             await mqtt.start()
-        seeded = None
-        if settings.seed_demo_data:
-            # A fresh instance gets a simulated week to look at; existing data is never touched.
-            seeded = await run_in_threadpool(sim_service.seed_demo, active)
+        seeded, background = await run_in_threadpool(seed_and_warm_up, active)
         print_welcome(settings, created, seeded)
         try:
             yield
@@ -108,6 +154,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                 await mqtt.stop()
                 active.extra_checks.remove(mqtt)
             scheduler.shutdown()
+            for thread in background:
+                thread.join(timeout=60)
             if container is None:
                 active.close()
 
@@ -134,6 +182,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(ops_router)
     app.include_router(timeseries_router)
     app.include_router(simulation_router)
+    app.include_router(knowledge_router)
     app.include_router(admin_router)
     return app
 

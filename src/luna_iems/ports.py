@@ -6,7 +6,7 @@ configured backend the same question without knowing what it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -99,6 +99,59 @@ class ObjectStore(HealthCheck, Protocol):
     def delete(self, key: str) -> None: ...
 
     def exists(self, key: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ExtractedBlock:
+    """A piece of a document's text in reading order, with where it came from.
+
+    `page` is 1-based (None when the format has no pages); `heading_path` lists the headings above the
+    block, outermost first (e.g. ("Teil 1", "§ 3 Begriffsbestimmungen")); `kind` is "heading" for a
+    heading line itself, else "text".
+    """
+
+    text: str
+    page: int | None = None
+    heading_path: tuple[str, ...] = ()
+    kind: Literal["heading", "text"] = "text"
+
+
+@dataclass(frozen=True)
+class ExtractedDocument:
+    content_type: str  # the sniffed media type, e.g. "application/pdf"
+    blocks: Sequence[ExtractedBlock]
+    title: str | None = None
+    page_count: int | None = None
+
+
+class Extractor(HealthCheck, Protocol):
+    """Text and structure out of a document's bytes (PDF, DOCX, HTML, Markdown, plain text)."""
+
+    def extract(
+        self, data: bytes, *, content_type: str, filename: str | None = None
+    ) -> ExtractedDocument: ...
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Generator(HealthCheck, Protocol):
+    """A chat model behind an HTTP API (Ollama, an OpenAI-compatible server)."""
+
+    @property
+    def name(self) -> str: ...  # "ollama" | "openai"
+
+    @property
+    def model(self) -> str: ...
+
+    def generate(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float) -> str: ...
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]: ...
 
 
 class Clock(Protocol):

@@ -75,6 +75,22 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(default=32, ge=1)
 
+    # --- knowledge: chunking, retrieval, answers -------------------------------------------
+    chunk_max_tokens: int = Field(default=200, ge=32, le=254)  # word pieces incl. the heading prefix
+    chunk_overlap_tokens: int = Field(default=32, ge=0, le=128)
+    retrieval_candidates: int = Field(default=50, ge=5, le=1000)  # per ranking, before fusion
+    rrf_k: int = Field(default=60, ge=1)
+    rag_top_k: int = Field(default=5, ge=1, le=50)
+    rag_min_dense_score: float = Field(default=0.35, ge=-1, le=1)  # below: "not relevant"
+    generator_backend: Literal["auto", "ollama", "openai", "extractive"] = "auto"
+    generator_max_tokens: int = Field(default=512, ge=16, le=8192)
+    generator_temperature: float = Field(default=0.2, ge=0, le=2)
+    generator_timeout_s: float = Field(default=120, gt=0)
+    openai_base_url: str | None = None  # e.g. http://vllm:8000/v1 (vLLM, llama.cpp server, OpenAI)
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    embedding_warmup: bool = True  # load the local model in the background at start
+
     # --- model serving / extraction / files -----------------------------------------------
     ollama_url: str | None = None
     ollama_embed_model: str = "nomic-embed-text"

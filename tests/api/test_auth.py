@@ -15,7 +15,7 @@ from tests.conftest import ADMIN_TOKEN, auth
 
 PUBLIC = {("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/health"), ("GET", "/metrics")}
 # Writes a viewer may make because they only read (e.g. asking Luna a question). None yet.
-VIEWER_MAY_POST: set[str] = set()
+VIEWER_MAY_POST: set[str] = {"/rag/ask"}
 # Destructive operations reserved to admins outside /admin.
 ADMIN_ONLY = {("DELETE", "/meters/{meter_id}")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -23,7 +23,13 @@ def test_live_ready_and_combined(client: TestClient) -> None:
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["status"] == "ready" and body["failing"] == []
-    assert {c["name"] for c in body["components"]} == {"database", "vector_store", "embedder", "object_store"}
+    assert {c["name"] for c in body["components"]} == {
+        "database",
+        "vector_store",
+        "embedder",
+        "object_store",
+        "extractor",
+    }
     combined = client.get("/health")
     assert combined.status_code == 200 and combined.json()["ready"]["status"] == "ready"
 
@@ -43,8 +49,9 @@ def test_ready_is_503_naming_a_configured_backend_that_is_down(
     with TestClient(create_app(settings)) as client:
         ready = client.get("/health/ready")
         assert ready.status_code == 503
-        assert ready.json()["failing"] == ["tika"]
-        tika = next(c for c in ready.json()["components"] if c["name"] == "tika")
+        assert ready.json()["failing"] == ["extractor"]
+        tika = next(c for c in ready.json()["components"] if c["name"] == "extractor")
+        assert tika["kind"] == "tika"
         assert "unreachable" in tika["detail"]
         assert client.get("/health").status_code == 503
         assert client.get("/health/live").status_code == 200
@@ -54,10 +61,11 @@ def test_ready_checks_tika_and_ollama_over_their_http_apis(
     tmp_path: Path, fresh_database_url: Callable[[str], str]
 ) -> None:
     """Tika and Ollama cannot run here: a loopback server answers their documented routes
-    (`GET /version` for Tika; `GET /api/version` and `POST /api/embed` for Ollama)."""
+    (`GET /version` for Tika; `GET /api/version`, `GET /api/tags` and `POST /api/embed` for Ollama)."""
     routes = {
         ("GET", "/version"): lambda _: text_reply("Apache Tika 3.2.3"),
         ("GET", "/api/version"): lambda _: json_reply({"version": "0.12.6"}),
+        ("GET", "/api/tags"): lambda _: json_reply({"models": [{"name": "llama3.1:8b"}]}),
         ("POST", "/api/embed"): lambda r: json_reply(
             {"model": r.json()["model"], "embeddings": [[0.1] * 768 for _ in r.json()["input"]]}
         ),
@@ -78,7 +86,7 @@ def test_ready_checks_tika_and_ollama_over_their_http_apis(
                 "vector_store": "numpy-sqlite",
                 "embedder": "ollama",
                 "object_store": "local-directory",
-                "tika": "tika",
+                "extractor": "tika",
                 "generator": "ollama",
             }
             vectors = next(c for c in ready.json()["components"] if c["name"] == "vector_store")
@@ -98,7 +106,10 @@ def test_ready_reports_an_unreachable_embedder_instead_of_raising(
     with TestClient(create_app(settings)) as client:
         ready = client.get("/health/ready")
         assert ready.status_code == 503
-        assert ready.json()["failing"] == ["vector_store", "embedder", "generator"]
+        # The chat model is optional (Luna answers extractively without it): reported, not failing.
+        assert ready.json()["failing"] == ["vector_store", "embedder"]
+        generator = next(c for c in ready.json()["components"] if c["name"] == "generator")
+        assert generator["ok"] is False and generator["required"] is False
 
 
 def test_database_down_makes_ready_fail(tmp_path: Path) -> None:
@@ -146,6 +157,7 @@ def test_status_summary(client: TestClient, db_kind: str) -> None:
         "vector_store": True,
         "embedder": True,
         "object_store": True,
+        "extractor": True,
     }
 
 

@@ -64,19 +64,3 @@ def probe_http(
     return ComponentHealth(
         name=name, kind=kind, ok=ok, required=required, detail=detail, info={"url": str(client.base_url)}
     )
-
-
-class HttpService:
-    """A configured HTTP backend that so far only needs a liveness probe (e.g. Tika, an Ollama chat host)."""
-
-    def __init__(self, *, name: str, kind: str, base_url: str, probe_path: str, timeout_s: float) -> None:
-        self._name = name
-        self._kind = kind
-        self._probe_path = probe_path
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s)
-
-    def health(self) -> ComponentHealth:
-        return probe_http(self._name, self._kind, self._client, self._probe_path)
-
-    def close(self) -> None:
-        self._client.close()

@@ -301,13 +301,47 @@ def sim_backfill(
 @app.command()
 def seed(days: Annotated[int, typer.Option(min=1, max=366, help="Days of demo data.")] = 7) -> None:
     """Load demo data: a simulated week of meters and day-ahead prices (skipped if meters exist)."""
+    from luna_iems.knowledge import seed as knowledge_seed
     from luna_iems.simulation import service as sim_service
 
-    def action() -> str | None:
+    def action() -> list[str]:
         with container_scope(migrate_first=True) as container:
-            return sim_service.seed_demo(container, days=days, force=True)
+            done = [sim_service.seed_demo(container, days=days, force=True)]
+            done.append(knowledge_seed.seed_documents(container, force=True))
+            return [line for line in done if line]
 
-    console.print(run(action) or "nothing to seed")
+    for line in run(action):
+        console.print(line)
+
+
+@app.command()
+def reindex() -> None:
+    """Embed every stored chunk again into the current collection (after changing the embedding model)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from luna_iems.knowledge import repository as knowledge_repository
+    from luna_iems.knowledge import service as knowledge_service
+
+    def action() -> str:
+        with container_scope(migrate_first=True) as container:
+            with container.session_factory() as session:
+                total = knowledge_repository.chunk_count(session=session)
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=console) as bar:
+                task = bar.add_task(f"embedding into {container.vector_store.collection}", total=total)
+                result = knowledge_service.reindex_vectors(
+                    container=container, progress=lambda n: bar.advance(task, n)
+                )
+            return (
+                f"reindexed {result.chunks} chunks of {result.documents} documents in {result.seconds:.1f} s"
+            )
+
+    console.print(run(action))
 
 
 def main() -> None:

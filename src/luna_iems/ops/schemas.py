@@ -43,9 +43,20 @@ class DatabaseStatus(BaseModel):
     row_counts: dict[str, int]
 
 
+class KnowledgeStatus(BaseModel):
+    documents: int
+    chunks: int
+    collection: str
+    vector_points: int
+    lexical_index_loaded: bool
+    reindex_needed: bool
+    detail: str
+
+
 class StatusSummary(BaseModel):
     version: str
     environment: str
     uptime_s: float
     backends: list[ComponentRead]
     database: DatabaseStatus
+    knowledge: KnowledgeStatus | None

@@ -11,7 +11,14 @@ from luna_iems import __version__
 from luna_iems.bootstrap import Container
 from luna_iems.db import dialect, migrate
 from luna_iems.db.models import metadata
-from luna_iems.ops.schemas import ComponentRead, DatabaseStatus, Liveness, Readiness, StatusSummary
+from luna_iems.ops.schemas import (
+    ComponentRead,
+    DatabaseStatus,
+    KnowledgeStatus,
+    Liveness,
+    Readiness,
+    StatusSummary,
+)
 from luna_iems.ports import ComponentHealth, HealthCheck
 
 _STARTED = time.monotonic()
@@ -69,6 +76,31 @@ def database_status(container: Container) -> DatabaseStatus:
     )
 
 
+def knowledge_status(container: Container) -> KnowledgeStatus | None:
+    """Documents, chunks and vector points; `reindex_needed` when the collection lacks chunks
+    (typically after the embedding model changed: the new collection starts empty)."""
+    from luna_iems.knowledge.models import Item, ItemChunk
+
+    try:
+        vectors = container.vector_store
+        points = vectors.count()
+    except Exception:  # reported by readiness; the summary stays available
+        return None
+    with container.session_factory() as session:
+        documents = int(session.scalar(select(func.count()).select_from(Item)) or 0)
+        chunks = int(session.scalar(select(func.count()).select_from(ItemChunk)) or 0)
+    needed = points < chunks
+    detail = (
+        f"{chunks - points} chunks are missing from collection {vectors.collection}: run `luna reindex`"
+        if needed
+        else ""
+    )
+    return KnowledgeStatus(
+        documents=documents, chunks=chunks, collection=vectors.collection, vector_points=points,
+        lexical_index_loaded=container.knowledge_index.loaded, reindex_needed=needed, detail=detail,
+    )  # fmt: skip
+
+
 def status_summary(container: Container) -> StatusSummary:
     return StatusSummary(
         version=__version__,
@@ -76,4 +108,5 @@ def status_summary(container: Container) -> StatusSummary:
         uptime_s=round(time.monotonic() - _STARTED, 3),
         backends=check_components(container),
         database=database_status(container),
+        knowledge=knowledge_status(container),
     )

@@ -1,0 +1,260 @@
+"""Chat answers from an Ollama server over its documented `/api/chat` API.
+
+Wire protocol (Ollama `docs/api.md`, "Generate a chat completion"):
+
+* request  `POST /api/chat`
+  `{"model", "messages": [{"role", "content"}], "stream", "options", "keep_alive"?}`;
+  `options.num_predict` caps the generated tokens, `options.temperature` sets the sampling temperature;
+* `"stream": false` → one JSON object
+  `{"model", "message": {"role": "assistant", "content"}, "done": true, …}`;
+* `"stream": true` → NDJSON (`application/x-ndjson`): one such object per line, each `message.content` a piece
+  of the answer, the last line has `"done": true`; a failure mid-stream arrives as a line `{"error": "…"}`;
+* an unknown model answers HTTP 404 `{"error": "model 'x' not found, try pulling it first"}`;
+* `GET /api/tags` → `{"models": [{"name": "llama3.2:latest", "model": "llama3.2:latest", …}]}`.
+
+No retries here: the caller falls back to an extractive answer, so every failure becomes one clear
+`BackendUnavailableError("generator", …)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+
+from luna_iems.errors import BackendUnavailableError
+from luna_iems.ports import ChatMessage, ComponentHealth
+
+COMPONENT = "generator"
+_EXCERPT_CHARS = 300
+
+
+class OllamaGenerator:
+    """A chat model served by Ollama. One `httpx.Client` per instance; call `close()` when done."""
+
+    def __init__(
+        self, *, base_url: str, model: str, timeout_s: float = 120.0, keep_alive: str | None = None
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._model = model
+        self._timeout_s = timeout_s
+        self._keep_alive = keep_alive
+        self._client = httpx.Client(
+            base_url=self._base_url, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+        )
+
+    @property
+    def name(self) -> str:
+        return "ollama"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    # --- generation -------------------------------------------------------------------------------
+
+    def generate(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float) -> str:
+        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=False)
+        try:
+            response = self._client.post("/api/chat", json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if not response.is_success:
+            raise self._status_error(response)
+        payload = _parse_json(response.text, "/api/chat")
+        self._raise_embedded_error(payload)
+        return _message_content(payload, required=True)
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]:
+        """Send the request now (connection and HTTP errors raise here, before any piece is
+        produced) and return an iterator over the answer's pieces. Iterate it to the end or
+        `close()` it so the connection is released."""
+        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=True)
+        request = self._client.build_request("POST", "/api/chat", json=body)
+        try:
+            response = self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if not response.is_success:
+            _read_quietly(response)
+            raise self._status_error(response)
+        return self._pieces(response)
+
+    def _pieces(self, response: httpx.Response) -> Iterator[str]:
+        try:
+            for line in response.iter_lines():
+                if not line.strip():
+                    continue
+                payload = _parse_json(line, "/api/chat stream")
+                self._raise_embedded_error(payload)
+                piece = _message_content(payload, required=False)
+                if piece:
+                    yield piece
+                if payload.get("done") is True:
+                    return
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        finally:
+            response.close()
+        raise BackendUnavailableError(
+            COMPONENT, f"Ollama at {self._base_url} ended the /api/chat stream before its final 'done' line"
+        )
+
+    def _body(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float, stream: bool
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": stream,
+            "options": {"num_predict": max_tokens, "temperature": temperature},
+        }
+        if self._keep_alive is not None:
+            body["keep_alive"] = self._keep_alive
+        return body
+
+    # --- errors -----------------------------------------------------------------------------------
+
+    def _unreachable(self, exc: httpx.HTTPError) -> BackendUnavailableError:
+        if isinstance(exc, httpx.TimeoutException):
+            reason = f"no answer within {self._timeout_s:g}s ({type(exc).__name__})"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        return BackendUnavailableError(COMPONENT, f"Ollama at {self._base_url} unreachable: {reason}")
+
+    def _status_error(self, response: httpx.Response) -> BackendUnavailableError:
+        excerpt = _excerpt(response)
+        if response.status_code == 404 and _mentions_missing_model(excerpt):
+            return BackendUnavailableError(
+                COMPONENT,
+                f"Ollama at {self._base_url} does not have model '{self._model}': "
+                f"run `ollama pull {self._model}` on the Ollama host (server said: {excerpt})",
+            )
+        return BackendUnavailableError(
+            COMPONENT,
+            f"Ollama at {self._base_url} answered HTTP {response.status_code} on "
+            f"{response.request.url.path}: {excerpt or '(empty body)'}",
+        )
+
+    def _raise_embedded_error(self, payload: dict[str, Any]) -> None:
+        error = payload.get("error")
+        if error is not None:
+            raise BackendUnavailableError(
+                COMPONENT, f"Ollama at {self._base_url} reported an error: {_shorten(str(error))}"
+            )
+
+    # --- health -----------------------------------------------------------------------------------
+
+    def health(self) -> ComponentHealth:
+        info: dict[str, Any] = {"url": self._base_url, "model": self._model}
+
+        def result(ok: bool, detail: str = "") -> ComponentHealth:
+            return ComponentHealth(name=COMPONENT, kind="ollama", ok=ok, detail=detail, info=info)
+
+        try:
+            response = self._client.get("/api/tags")
+        except httpx.HTTPError as exc:
+            return result(False, self._unreachable(exc).message)
+        if not response.is_success:
+            return result(False, f"HTTP {response.status_code} from /api/tags: {_excerpt(response)}")
+        try:
+            payload = _parse_json(response.text, "/api/tags")
+            available = _model_names(payload)
+        except BackendUnavailableError as exc:
+            return result(False, exc.message)
+        info["models"] = available
+        if _model_listed(self._model, available):
+            return result(True)
+        listed = ", ".join(available) if available else "none"
+        return result(
+            False,
+            f"model '{self._model}' is not pulled (available: {listed}); run `ollama pull {self._model}`",
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _parse_json(text: str, where: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(text)
+    except ValueError as exc:
+        raise BackendUnavailableError(
+            COMPONENT, f"Ollama {where} answered something that is not JSON: {_shorten(text)!r}"
+        ) from exc
+    if not isinstance(payload, dict):
+        raise BackendUnavailableError(
+            COMPONENT, f"Ollama {where} answered JSON that is not an object: {_shorten(text)!r}"
+        )
+    return payload
+
+
+def _message_content(payload: dict[str, Any], *, required: bool) -> str:
+    """`message.content` of a chat response object; the final stream line may lack `message`."""
+    message = payload.get("message")
+    if message is None and not required:
+        return ""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content
+    raise BackendUnavailableError(
+        COMPONENT,
+        f"Ollama /api/chat answer has no string message.content: {_shorten(json.dumps(payload))!r}",
+    )
+
+
+def _model_names(payload: dict[str, Any]) -> list[str]:
+    models = payload.get("models")
+    if not isinstance(models, list):
+        raise BackendUnavailableError(COMPONENT, "Ollama /api/tags answer has no 'models' list")
+    names: list[str] = []
+    for entry in models:
+        if isinstance(entry, dict):
+            value = entry.get("name", entry.get("model"))
+            if isinstance(value, str):
+                names.append(value)
+    return names
+
+
+def _model_listed(model: str, available: Sequence[str]) -> bool:
+    """Ollama lists models with their tag; a configured name without a tag means `:latest`."""
+
+    def canonical(name: str) -> str:
+        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+    wanted = canonical(model)
+    return any(canonical(name) == wanted for name in available)
+
+
+def _mentions_missing_model(text: str) -> bool:
+    lowered = text.lower()
+    return "model" in lowered and "not found" in lowered
+
+
+def _read_quietly(response: httpx.Response) -> None:
+    try:
+        response.read()
+    except httpx.HTTPError:
+        pass
+    finally:
+        response.close()
+
+
+def _excerpt(response: httpx.Response) -> str:
+    try:
+        text = response.text
+    except httpx.ResponseNotRead:
+        return ""
+    return _shorten(text)
+
+
+def _shorten(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"

@@ -1,0 +1,131 @@
+"""The process-wide lexical side of retrieval: the BM25 index plus what filters need per chunk.
+
+SQL is the source of truth (each chunk row stores its stemmed term counts); this in-memory copy is
+loaded once (lazily, or by the warm-up at start) and then kept current by ingest and delete, so a
+query never rebuilds anything. One service process owns one copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from luna_iems.knowledge.lexical import LexicalIndex, from_term_counts
+from luna_iems.knowledge.models import Item, ItemChunk
+
+log = logging.getLogger("luna_iems.knowledge.index")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkMeta:
+    item_id: str
+    tags: frozenset[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    chunk_id: str
+    terms: Sequence[str]
+    meta: ChunkMeta
+
+
+class KnowledgeIndex:
+    def __init__(self) -> None:
+        self.lexical = LexicalIndex()
+        self._meta: dict[str, ChunkMeta] = {}
+        self._lock = threading.RLock()
+        self._loaded = False
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def ensure_loaded(self, session_factory: sessionmaker[Session]) -> None:
+        """Load every chunk's terms from SQL once (thread-safe; later calls return at once)."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            started = time.perf_counter()
+            count = 0
+            with session_factory() as session:
+                rows = session.execute(
+                    select(
+                        ItemChunk.chunk_id, ItemChunk.terms, Item.item_id, Item.tags, Item.created_at
+                    ).join(Item, Item.item_id == ItemChunk.item_id)
+                ).yield_per(5000)
+                for chunk_id, terms, item_id, tags, created_at in rows:
+                    self._add(
+                        IndexEntry(
+                            str(chunk_id),
+                            from_term_counts(terms or {}),
+                            ChunkMeta(str(item_id), frozenset(tags or []), created_at),
+                        )
+                    )
+                    count += 1
+            self._loaded = True
+            log.info(
+                "lexical index loaded",
+                extra={"chunks": count, "seconds": round(time.perf_counter() - started, 3)},
+            )
+
+    def _add(self, entry: IndexEntry) -> None:
+        self.lexical.add(entry.chunk_id, entry.terms)
+        self._meta[entry.chunk_id] = entry.meta
+
+    def replace(self, *, remove: Iterable[str], add: Iterable[IndexEntry]) -> None:
+        """Apply a committed change (only once the index has been loaded; otherwise the load sees it)."""
+        with self._lock:
+            if not self._loaded:
+                return
+            for chunk_id in remove:
+                self.lexical.remove(chunk_id)
+                self._meta.pop(chunk_id, None)
+            for entry in add:
+                self._add(entry)
+
+    def retag(self, item_id: str, tags: Sequence[str]) -> None:
+        with self._lock:
+            for chunk_id, meta in list(self._meta.items()):
+                if meta.item_id == item_id:
+                    self._meta[chunk_id] = ChunkMeta(meta.item_id, frozenset(tags), meta.created_at)
+
+    def allowed(
+        self,
+        *,
+        tags: Sequence[str] | None,
+        item_ids: Sequence[str] | None,
+        created_from: datetime | None,
+        created_to: datetime | None,
+    ) -> set[str] | None:
+        """Chunk ids passing the filters, or None when there are no filters."""
+        if not (tags or item_ids or created_from or created_to):
+            return None
+        wanted_tags = set(tags or [])
+        wanted_items = set(item_ids or [])
+        with self._lock:
+            return {
+                chunk_id
+                for chunk_id, meta in self._meta.items()
+                if (not wanted_tags or meta.tags & wanted_tags)
+                and (not wanted_items or meta.item_id in wanted_items)
+                and (created_from is None or meta.created_at >= created_from)
+                and (created_to is None or meta.created_at <= created_to)
+            }
+
+    def search(
+        self, terms: Sequence[str], *, top_k: int, allowed: set[str] | None
+    ) -> list[tuple[str, float]]:
+        return self.lexical.search(terms, top_k=top_k, allowed=allowed)
+
+    def __len__(self) -> int:
+        return len(self._meta)

@@ -1,0 +1,149 @@
+"""Hybrid retrieval: dense vectors and BM25 with stemming, fused by reciprocal rank.
+
+RRF (Cormack et al., 2009) needs no score calibration between the two rankings: a chunk's fused
+score is the sum over rankings of 1 / (k + rank). Each ranking contributes its top
+RETRIEVAL_CANDIDATES; the lexical index is the in-memory one kept current by ingest.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from luna_iems.bootstrap import Container
+from luna_iems.knowledge import repository
+from luna_iems.knowledge.lexical import analyze, detect_language
+from luna_iems.knowledge.schemas import SearchFilters, SearchHit, SearchResult
+from luna_iems.ports import VectorFilter
+
+Mode = Literal["hybrid", "dense", "lexical"]
+SNIPPET_CHARS = 280
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ(0-9§])")
+
+
+@dataclass
+class _Candidate:
+    chunk_id: str
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    lexical_score: float | None = None
+    lexical_rank: int | None = None
+    fused: float = 0.0
+
+
+def _vector_filter(filters: SearchFilters | None) -> VectorFilter | None:
+    if filters is None:
+        return None
+    any_of: dict[str, list[str]] = {}
+    if filters.tags:
+        any_of["tags"] = list(filters.tags)
+    if filters.item_ids:
+        any_of["item_id"] = [str(i) for i in filters.item_ids]
+    if not any_of and filters.created_from is None and filters.created_to is None:
+        return None
+    return VectorFilter(any_of=any_of, ts_from=filters.created_from, ts_to=filters.created_to)
+
+
+def _snippet(text: str, terms: set[str], language: Literal["de", "en"]) -> str:
+    """The sentence that shares most terms with the query (a window of the chunk, not its start)."""
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    if not sentences:
+        return text[:SNIPPET_CHARS]
+    best = max(sentences, key=lambda s: len(terms & set(analyze(s, language))))
+    return best if len(best) <= SNIPPET_CHARS else best[: SNIPPET_CHARS - 1].rstrip() + "…"
+
+
+def search(
+    *,
+    container: Container,
+    query: str,
+    top_k: int,
+    filters: SearchFilters | None = None,
+    mode: Mode = "hybrid",
+    query_vector: list[float] | None = None,
+) -> SearchResult:
+    """Rank chunks for `query`; each hit says which rankings found it, with their ranks and scores."""
+    started = time.perf_counter()
+    settings = container.settings
+    depth = max(settings.retrieval_candidates, top_k)
+    candidates: dict[str, _Candidate] = {}
+    language = detect_language(query)
+    terms = analyze(query, language)
+
+    if mode in ("hybrid", "dense"):
+        vector = query_vector or container.embedder.embed([query], kind="query")[0]
+        for rank, hit in enumerate(
+            container.vector_store.search(vector, top_k=depth, flt=_vector_filter(filters)), start=1
+        ):
+            entry = candidates.setdefault(hit.point_id, _Candidate(hit.point_id))
+            entry.dense_score, entry.dense_rank = hit.score, rank
+            entry.fused += 1.0 / (settings.rrf_k + rank)
+    if mode in ("hybrid", "lexical"):
+        index = container.knowledge_index
+        index.ensure_loaded(container.session_factory)
+        allowed = None
+        if filters is not None:
+            allowed = index.allowed(
+                tags=filters.tags,
+                item_ids=[str(i) for i in filters.item_ids or []] or None,
+                created_from=filters.created_from,
+                created_to=filters.created_to,
+            )
+        for rank, (chunk_id, score) in enumerate(index.search(terms, top_k=depth, allowed=allowed), start=1):
+            entry = candidates.setdefault(chunk_id, _Candidate(chunk_id))
+            entry.lexical_score, entry.lexical_rank = score, rank
+            entry.fused += 1.0 / (settings.rrf_k + rank)
+
+    ranked = sorted(candidates.values(), key=lambda c: (-c.fused, c.chunk_id))
+    hits = _resolve(container, ranked, top_k, set(terms), language)
+    return SearchResult(
+        query=query, mode=mode, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2)
+    )
+
+
+def _resolve(
+    container: Container, ranked: list[_Candidate], top_k: int, terms: set[str], language: Literal["de", "en"]
+) -> list[SearchHit]:
+    """Map candidate ids to chunk rows; ids without a row (e.g. a replaced version) are skipped."""
+    hits: list[SearchHit] = []
+    position = 0
+    while len(hits) < top_k and position < len(ranked):
+        window = ranked[position : position + top_k * 2]
+        position += len(window)
+        with container.session_factory() as session:
+            rows = repository.chunks_by_ids(
+                session=session, chunk_ids=[uuid.UUID(c.chunk_id) for c in window]
+            )
+        by_id = {str(chunk.chunk_id): (chunk, item) for chunk, item in rows}
+        for candidate in window:
+            if candidate.chunk_id not in by_id or len(hits) >= top_k:
+                continue
+            chunk, item = by_id[candidate.chunk_id]
+            meta = chunk.meta or {}
+            body = str(meta.get("body") or chunk.text)
+            found = [candidate.dense_rank is not None, candidate.lexical_rank is not None]
+            hits.append(
+                SearchHit(
+                    chunk_id=chunk.chunk_id,
+                    item_id=item.item_id,
+                    title=item.title,
+                    chunk_idx=chunk.chunk_idx,
+                    page=meta.get("page_start"),
+                    section=meta.get("section"),
+                    heading_path=list(meta.get("heading_path") or []),
+                    snippet=_snippet(body, terms, language),
+                    text=body,
+                    score=round(candidate.fused, 6),
+                    dense_score=None if candidate.dense_score is None else round(candidate.dense_score, 6),
+                    dense_rank=candidate.dense_rank,
+                    lexical_score=None
+                    if candidate.lexical_score is None
+                    else round(candidate.lexical_score, 6),
+                    lexical_rank=candidate.lexical_rank,
+                    ranking="hybrid" if all(found) else ("dense" if found[0] else "lexical"),
+                )
+            )
+    return hits

@@ -1,0 +1,171 @@
+"""Pydantic I/O of the knowledge domain: documents, chunks, search hits, Luna's answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Tag = str
+
+
+class TextIn(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    text: str = Field(min_length=1, max_length=5_000_000)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    source: str | None = Field(default=None, max_length=500, description="Same source again = a new version")
+    url: str | None = Field(default=None, max_length=2000)
+
+
+class DocumentIngested(BaseModel):
+    item_id: uuid.UUID
+    title: str
+    version: int
+    duplicate: bool = Field(description="The same content was already stored: nothing new was written")
+    chunks: int
+    content_type: str | None
+    page_count: int | None
+    sha256: str
+    replaced_version: int | None = Field(default=None, description="The version this upload replaced")
+
+
+class VersionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    sha256: str
+    content_type: str | None
+    size_bytes: int | None
+    chunk_count: int
+    created_at: datetime
+
+
+class DocumentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    item_id: uuid.UUID
+    kind: str
+    source: str | None
+    title: str
+    tags: list[str]
+    url: str | None
+    sha256: str
+    version: int
+    content_type: str | None
+    size_bytes: int | None
+    page_count: int | None
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class DocumentDetail(DocumentRead):
+    chunk_count: int
+    versions: list[VersionRead]
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class ChunkRead(BaseModel):
+    chunk_id: uuid.UUID
+    item_id: uuid.UUID
+    chunk_idx: int
+    text: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: list[str]
+    section: str | None
+    language: str | None
+    token_count: int | None
+
+
+class ChunkList(BaseModel):
+    items: list[ChunkRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class SearchFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[str] | None = Field(default=None, description="Chunks of documents with any of these tags")
+    item_ids: list[uuid.UUID] | None = None
+    created_from: AwareDatetime | None = None
+    created_to: AwareDatetime | None = None
+
+
+class SearchHit(BaseModel):
+    chunk_id: uuid.UUID
+    item_id: uuid.UUID
+    title: str
+    chunk_idx: int
+    page: int | None
+    section: str | None
+    heading_path: list[str]
+    snippet: str
+    text: str
+    score: float = Field(description="Fused score (reciprocal rank fusion)")
+    dense_score: float | None = Field(description="Cosine similarity, when the dense ranking found it")
+    dense_rank: int | None
+    lexical_score: float | None = Field(description="BM25 score, when the lexical ranking found it")
+    lexical_rank: int | None
+    ranking: Literal["hybrid", "dense", "lexical"] = Field(description="Which rankings found this chunk")
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: Literal["hybrid", "dense", "lexical"]
+    hits: list[SearchHit]
+    took_ms: float
+
+
+class AskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=4000)
+    top_k: int | None = Field(default=None, ge=1, le=20)
+    filters: SearchFilters | None = None
+    conversation_id: uuid.UUID | None = None
+    stream: bool = Field(default=False, description="Answer as Server-Sent Events")
+
+
+class Citation(BaseModel):
+    n: int = Field(description="The number used in the answer: [n]")
+    chunk_id: uuid.UUID
+    item_id: uuid.UUID
+    title: str
+    page: int | None
+    section: str | None
+    snippet: str
+    score: float
+
+
+class AskOut(BaseModel):
+    answer: str
+    citations: list[Citation]
+    generator: str = Field(
+        description="'ollama', 'openai', or 'extractive' (no LLM: sentences from the sources)"
+    )
+    conversation_id: uuid.UUID
+    language: Literal["de", "en"]
+    found_relevant: bool
+    prompt_version: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class ReindexResult(BaseModel):
+    documents: int
+    chunks: int
+    collection: str
+    seconds: float
+
+
+def as_dict(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
