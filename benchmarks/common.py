@@ -94,12 +94,24 @@ def luna(env: Mapping[str, str], *args: str) -> str:
     return done.stdout
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `luna serve`: its base URL and process id (for /proc/<pid>/status)."""
+
+    base: str
+    pid: int
+
+
 @contextmanager
-def serve(database_url: str | None = None, data_dir: Path | None = None) -> Iterator[str]:
-    """Start `python -m luna_iems serve` on a free port with a temporary DATA_DIR (or `data_dir`)
-    and LOG_LEVEL=WARNING; yield its base URL once /health/live answers; stop it with SIGINT."""
+def serve_process(
+    database_url: str | None = None,
+    data_dir: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Server]:
+    """Start `python -m luna_iems serve` on a free port with a temporary DATA_DIR (or `data_dir`),
+    LOG_LEVEL=WARNING and `extra_env`; yield it once /health/live answers; stop it with SIGINT."""
     with tempfile.TemporaryDirectory(prefix="luna-bench-") as tmp:
-        env = service_env(data_dir or Path(tmp) / "var", database_url)
+        env = service_env(data_dir or Path(tmp) / "var", database_url) | dict(extra_env or {})
         port = _free_port()
         log_path = Path(tmp) / "serve.log"
         with log_path.open("w") as log:
@@ -113,7 +125,7 @@ def serve(database_url: str | None = None, data_dir: Path | None = None) -> Iter
             base = f"http://127.0.0.1:{port}"
             try:
                 _wait_live(process, base, log_path)
-                yield base
+                yield Server(base=base, pid=process.pid)
             finally:
                 process.send_signal(signal.SIGINT)
                 try:
@@ -121,6 +133,13 @@ def serve(database_url: str | None = None, data_dir: Path | None = None) -> Iter
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+@contextmanager
+def serve(database_url: str | None = None, data_dir: Path | None = None) -> Iterator[str]:
+    """`serve_process` without extra settings; yields the base URL."""
+    with serve_process(database_url, data_dir) as server:
+        yield server.base
 
 
 def _wait_live(process: subprocess.Popen[bytes], base: str, log: Path, timeout_s: float = 60) -> None:
@@ -168,3 +187,65 @@ def summarise(latencies_s: Sequence[float], errors: int, seconds: float) -> Summ
         p99_ms=round(p99, 2),
         max_ms=round(float(ms.max()), 2),
     )
+
+
+# --- energy-data benchmarks ---------------------------------------------------------------------
+ADMIN_KEY = "bench-admin-key-0123456789abcdef"  # registered by the server at start (LUNA_ADMIN_KEY)
+# An empty server with nothing running in the background: no demo data, no scheduler (rollup job), no
+# embedding-model warm-up (a one-off load that would compete for the cores with what is measured).
+EMPTY_SERVICE = {
+    "SEED_DEMO_DATA": "false",
+    "ENABLE_SCHEDULER": "false",
+    "EMBEDDING_WARMUP": "false",
+    "LUNA_ADMIN_KEY": ADMIN_KEY,
+}
+
+
+@contextmanager
+def postgres_database(name: str = "luna_bench") -> Iterator[str]:
+    """A throwaway PostgreSQL server (tests/support/postgres.py) with one database; yields its URL."""
+    from tests.support.postgres import start_postgres
+
+    server = start_postgres()
+    try:
+        server.create_database(name)
+        yield server.url(name)
+    finally:
+        server.stop()
+
+
+def databases(postgres: bool) -> Iterator[tuple[str, str | None]]:
+    """("sqlite", None), then ("postgresql", url) with `postgres`: the server lives while iterated."""
+    yield "sqlite", None
+    if postgres:
+        with postgres_database() as url:
+            yield "postgresql", url
+
+
+def in_process_container(data_dir: Path, database_url: str | None) -> Any:
+    """A migrated `Container` on the database a server with the same DATA_DIR/DATABASE_URL would use."""
+    from luna_iems.bootstrap import build_container
+    from luna_iems.db import migrate
+    from luna_iems.settings import Settings
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        database_url=database_url or None,
+        seed_demo_data=False,
+        enable_scheduler=False,
+    )
+    container = build_container(settings)
+    migrate.upgrade(container.engine)
+    return container
+
+
+def proc_status_kb(pid: int, key: str) -> int:
+    """A memory line of /proc/<pid>/status (VmRSS, VmHWM, ...) in kB."""
+    return int(_proc_field(f"/proc/{pid}/status", key).split()[0])
+
+
+def percentiles_ms(latencies_s: Sequence[float]) -> dict[str, float]:
+    ms = np.asarray(latencies_s, dtype=float) * 1000
+    p50, p95 = (float(v) for v in np.percentile(ms, [50, 95]))
+    return {"p50_ms": round(p50, 2), "p95_ms": round(p95, 2), "max_ms": round(float(ms.max()), 2)}

@@ -17,13 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api_load
+from benchmarks import api_load, fidelity, ingest, memory, queries, simulation
 from benchmarks.common import machine, machine_line
 
 Benchmark = Callable[..., dict[str, Any]]  # keyword arguments: quick, postgres
 
 REGISTRY: dict[str, Benchmark] = {
     "api_load": api_load.run,
+    "ingest": ingest.run,
+    "queries": queries.run,
+    "simulation": simulation.run,
+    "memory": memory.run,
+    "fidelity": fidelity.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

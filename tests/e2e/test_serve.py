@@ -76,13 +76,23 @@ def test_first_start_prints_docs_and_key_once(
         assert (
             counts["meters"] == 4 and counts["smart_meter_readings"] > 2000 and counts["market_prices"] > 600
         )
+        # ... and sample documents, indexed in the background, that Luna answers from.
+        assert "sample documents are being indexed" in text
+        headers = {"X-API-Key": token}
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{base}/documents", headers=headers, timeout=10).json()["total"] < 4:
+            assert time.monotonic() < deadline, first_log.read_text()[-3000:]
+            time.sleep(0.5)
+        question = {"question": "What is the peak-shaving limit at the Lunaburg depot?"}
+        answer = httpx.post(f"{base}/rag/ask", json=question, headers=headers, timeout=60).json()
+        assert "380 kW" in answer["answer"] and answer["citations"]
     text = first_log.read_text()
     assert text.count(token) == 2  # the key line and the curl hint, nowhere else (not in logs)
     access = [json.loads(line) for line in text.splitlines() if line.startswith("{") and '"request"' in line]
     assert any(r["path"] == "/status/summary" and r["status"] == 200 and r["request_id"] for r in access)
 
     second_log = tmp_path / "second.log"
-    with serving(env, second_log) as base:
+    with serving(env | {"EMBEDDING_WARMUP": "false"}, second_log) as base:
         assert (
             httpx.get(f"{base}/status/summary", headers={"X-API-Key": token}, timeout=10).status_code == 200
         )

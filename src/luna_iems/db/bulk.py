@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from luna_iems.db.base import UTCDateTime, from_epoch_us, to_epoch_us
+from luna_iems.db.base import UTCDateTime, to_epoch_us
 
 
 def _convert_ts(
@@ -47,8 +47,6 @@ def upsert_rows(
     sqlite = connection.dialect.name == "sqlite"
     if sqlite and not epoch_us:
         rows = _convert_ts(table, columns, rows, to_epoch_us)  # SQLite stores UTC microseconds
-    elif not sqlite and epoch_us:
-        rows = _convert_ts(table, columns, rows, from_epoch_us)
     updates = [c for c in columns if c not in key]
     column_list = ", ".join(columns)
     conflict = ", ".join(key)
@@ -75,6 +73,7 @@ def upsert_rows(
             conflict=conflict,
             on_conflict=on_conflict,
             rows=rows,
+            epoch_us=epoch_us,
         )
         return
     raise NotImplementedError(f"bulk upsert for dialect {connection.dialect.name}")
@@ -89,19 +88,30 @@ def _postgres_copy_upsert(
     conflict: str,
     on_conflict: str,
     rows: Sequence[tuple[Any, ...]],
+    epoch_us: bool,
 ) -> None:
-    staging = f"_stage_{table.name}"
+    """COPY into a temporary staging table, then one INSERT ... ON CONFLICT from it.
+
+    With `epoch_us`, time columns are staged as BIGINT microseconds and turned into timestamptz in
+    SQL (exact integer interval arithmetic), which spares a Python datetime per row.
+    """
+    ts_columns = {c for c in columns if isinstance(table.c[c].type, UTCDateTime)} if epoch_us else set()
+    staging = f"_stage_{table.name}{'_us' if ts_columns else ''}"
+    definitions = ", ".join(
+        f"{c} BIGINT" if c in ts_columns else f"{c} {table.c[c].type.compile(dialect=connection.dialect)}"
+        for c in columns
+    )
+    select_list = ", ".join(
+        f"TIMESTAMPTZ 'epoch' + {c} * INTERVAL '1 microsecond'" if c in ts_columns else c for c in columns
+    )
     raw: Any = connection.connection.driver_connection
     with raw.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {staging} "
-            f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ({definitions}) ON COMMIT DELETE ROWS")
         with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         cursor.execute(
-            f"INSERT INTO {table.name} ({column_list}) SELECT {column_list} FROM {staging} "
+            f"INSERT INTO {table.name} ({column_list}) SELECT {select_list} FROM {staging} "
             f"ON CONFLICT ({conflict}) {on_conflict}"
         )
         cursor.execute(f"TRUNCATE {staging}")

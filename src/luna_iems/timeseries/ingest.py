@@ -14,6 +14,7 @@ from luna_iems.errors import InvalidInputError, UnsupportedMediaTypeError
 from luna_iems.timeseries import parsing
 from luna_iems.timeseries import repository as timeseries_repository
 from luna_iems.timeseries import service as timeseries_service
+from luna_iems.timeseries.columnar import reading_columns
 from luna_iems.timeseries.formats import MeterSample, parse_dsmr, parse_entsoe_a44, parse_sml
 from luna_iems.timeseries.schemas import IngestResult, PriceIn, ReadingIn
 
@@ -50,9 +51,26 @@ def ingest_readings_body(
             container, parsing.reading_rows_from_csv(body), source="csv", create_meters=create_meters
         )
     if media_type in {"application/json", ""}:
-        rows, extra = parsing.validate_json_rows(ReadingIn, body)
+        raw_rows, extra = parsing.load_json_rows(body)
         create = create_meters or parsing.batch_options(extra).create_meters
-        return ingest_rows(container, rows, source="json", create_meters=create)
+        columns = reading_columns(raw_rows)
+        if columns is None:  # not valid as a whole: validate row by row for an exact 422
+            return ingest_rows(
+                container, parsing.validate_rows(ReadingIn, raw_rows), source="json", create_meters=create
+            )
+        with container.session_factory() as session:
+            return timeseries_service.write_readings(
+                session=session,
+                meter_ids=columns.meter_ids,
+                ts_us=columns.ts_us,
+                consumption_kw=columns.consumption_kw,
+                production_kw=columns.production_kw,
+                voltage=columns.voltage,
+                quality=columns.quality,
+                source="json",
+                create_meters=create,
+                retention_cutoff=retention_cutoff(container),
+            )
     raise _unsupported(media_type, "application/json, text/csv or multipart/form-data with a CSV file")
 
 

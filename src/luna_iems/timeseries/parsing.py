@@ -67,8 +67,8 @@ def validate_rows(model: type[M], rows: list[dict[str, Any]]) -> list[M]:
         raise row_errors(exc) from None
 
 
-def validate_json_rows(model: type[M], body: bytes) -> tuple[list[M], dict[str, Any]]:
-    """Parse `{"rows": [...], ...}` (or a bare list); returns the rows and the other top-level fields."""
+def load_json_rows(body: bytes) -> tuple[list[Any], dict[str, Any]]:
+    """Parse `{"rows": [...], ...}` (or a bare list) without validating the rows."""
     import orjson
 
     try:
@@ -82,7 +82,13 @@ def validate_json_rows(model: type[M], body: bytes) -> tuple[list[M], dict[str, 
             'body must be {"rows": [...]} or a list of rows', details={"field": "body.rows"}
         )
     rows = document.pop("rows")
-    return validate_rows(model, rows), document
+    return rows, document
+
+
+def validate_json_rows(model: type[M], body: bytes) -> tuple[list[M], dict[str, Any]]:
+    """Parse and validate `{"rows": [...], ...}` (or a bare list); returns rows and other top-level fields."""
+    rows, extra = load_json_rows(body)
+    return validate_rows(model, rows), extra
 
 
 class ReadingBatchOptions(BaseModel):

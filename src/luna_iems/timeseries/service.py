@@ -183,8 +183,11 @@ def _floats(values: Iterable[float | None]) -> np.ndarray[Any, np.dtype[np.float
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _none_if_nan(value: float) -> float | None:
-    return None if value != value else value  # noqa: PLR0124 - NaN is the only value unequal to itself
+def _nullable(column: np.ndarray[Any, np.dtype[np.float64]]) -> list[float | None]:
+    """The column as Python values with NaN as None (SQL NULL)."""
+    values = column.astype(object)
+    values[np.isnan(column)] = None
+    return values.tolist()  # type: ignore[no-any-return]
 
 
 def write_readings(
@@ -211,12 +214,12 @@ def write_readings(
     created = _ensure_meters(session=session, meter_ids=distinct, create=create_meters)
     reports = assess_batch(meter_ids, ts_us, consumption_kw, quality == ReadingQuality.MISSING.value)
     keep = _dedupe_last(list(zip(meter_ids.tolist(), ts_us.tolist(), strict=True)))
-    ids, stamps = meter_ids.tolist(), ts_us.tolist()
-    cons, prod, volt, qual = (a.tolist() for a in (consumption_kw, production_kw, voltage, quality))
-    values = [
-        (ids[i], stamps[i], _none_if_nan(cons[i]), _none_if_nan(prod[i]), _none_if_nan(volt[i]), qual[i])
-        for i in keep
-    ]
+    ids, stamps, qual = meter_ids.tolist(), ts_us.tolist(), quality.tolist()
+    cons, prod, volt = (_nullable(a) for a in (consumption_kw, production_kw, voltage))
+    if len(keep) == len(ids):
+        values = list(zip(ids, stamps, cons, prod, volt, qual, strict=True))
+    else:
+        values = [(ids[i], stamps[i], cons[i], prod[i], volt[i], qual[i]) for i in keep]
     before = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
     repository.upsert_readings(session=session, rows=values)
     after = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
