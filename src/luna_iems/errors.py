@@ -6,6 +6,7 @@ and every framework error (validation, 404, 405, 413), onto the same shape.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -122,6 +123,17 @@ def install_error_handlers(app: FastAPI) -> None:
         more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
         message = f"{first['field']}: {first['message']}{more}"
         return JSONResponse(error_body("invalid_input", message, details), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the log (with the request id); the client gets the one error shape.
+        logging.getLogger("luna_iems").error("unhandled error", exc_info=exc)
+        return JSONResponse(
+            error_body(
+                "internal_error", "unexpected server error; the request id in the logs has the details"
+            ),
+            status_code=500,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -88,7 +88,9 @@ def prepare(container: Container, ask: AskIn, *, key_id: uuid.UUID | None) -> Pr
     with container.session_factory() as session:
         history: list[ConversationTurn] = []
         if ask.conversation_id is not None:
-            if repository.get_conversation(session=session, conversation_id=ask.conversation_id) is None:
+            found = repository.get_conversation(session=session, conversation_id=ask.conversation_id)
+            # A conversation belongs to the key that started it; others get the same 404 as for none.
+            if found is None or (found.key_id is not None and found.key_id != key_id):
                 raise NotFoundError(
                     f"conversation {ask.conversation_id} does not exist; omit conversation_id to start one",
                     details={"conversation_id": str(ask.conversation_id)},
@@ -214,8 +216,17 @@ def answer(container: Container, ask: AskIn, *, key_id: uuid.UUID | None) -> Ask
 def stream_answer(
     container: Container, ask: AskIn, *, key_id: uuid.UUID | None
 ) -> Iterator[tuple[str, object]]:
-    """Server-sent events: ("citations", [...]), then ("token", piece)..., then ("done", AskOut)."""
-    prepared = prepare(container, ask, key_id=key_id)
+    """Server-sent events: ("citations", [...]), then ("token", piece)..., then ("done", AskOut).
+
+    If the model fails after tokens were sent, a ("reset", {reason}) event tells the client to discard
+    them; the extractive answer follows as new tokens."""
+    yield from stream_prepared(container, ask, prepare(container, ask, key_id=key_id), key_id=key_id)
+
+
+def stream_prepared(
+    container: Container, ask: AskIn, prepared: Prepared, *, key_id: uuid.UUID | None
+) -> Iterator[tuple[str, object]]:
+    """`stream_answer` for a question already retrieved by `prepare`."""
     yield "citations", [c.model_dump(mode="json") for c in prepared.citations]
     if not prepared.relevant or container.generator is None:
         result = answer_from(container, ask, prepared, key_id=key_id)
@@ -238,6 +249,8 @@ def stream_answer(
     except BackendUnavailableError as exc:
         note = f"the {generator_name} model could not answer ({exc.message}); extractive answer"
         fallback = answer_from(container, ask, prepared, key_id=key_id, notes=[note])
+        if pieces:  # tokens already sent belong to the failed answer: tell the client to drop them
+            yield "reset", {"reason": note}
         yield "token", fallback.answer
         yield "done", fallback.model_dump(mode="json")
         return

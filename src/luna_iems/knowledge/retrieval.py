@@ -15,7 +15,7 @@ from typing import Literal
 
 from luna_iems.bootstrap import Container
 from luna_iems.knowledge import repository
-from luna_iems.knowledge.lexical import analyze, detect_language
+from luna_iems.knowledge.lexical import analyze, analyze_query, detect_language
 from luna_iems.knowledge.schemas import SearchFilters, SearchHit, SearchResult
 from luna_iems.ports import VectorFilter
 
@@ -71,7 +71,8 @@ def search(
     depth = max(settings.retrieval_candidates, top_k)
     candidates: dict[str, _Candidate] = {}
     language = detect_language(query)
-    terms = analyze(query, language)
+    # Both stemmers: a short query (one German word) cannot be told apart by language reliably.
+    terms = analyze_query(query)
 
     if mode in ("hybrid", "dense"):
         vector = query_vector or container.embedder.embed([query], kind="query")[0]

@@ -31,7 +31,7 @@ router = APIRouter(tags=["knowledge"])
 
 
 def _tags(raw: str | None) -> list[str]:
-    return [t for t in (raw or "").split(",") if t.strip()]
+    return [t.strip() for t in (raw or "").split(",") if t.strip()]
 
 
 @router.post("/ingest/doc", response_model=DocumentIngested, tags=["ingest"])
@@ -101,8 +101,11 @@ def _sse(events: Iterator[tuple[str, object]]) -> Iterator[str]:
 async def ask(ask_in: AskIn, container: ContainerDep, principal: ViewerKey) -> Any:
     """Ask Luna. Answers cite the documents as [n]; without a language model the answer is extractive."""
     if ask_in.stream:
-        # Each step of the (blocking) generator runs in the thread pool; tokens flow as they come.
-        events = _sse(rag.stream_answer(container, ask_in, key_id=principal.key_id))
+        # Retrieval runs before the response starts, so its errors (e.g. an unknown conversation: 404)
+        # are HTTP errors, not a broken stream. Then each step of the (blocking) generator runs in the
+        # thread pool; tokens flow as they come.
+        prepared = await run_in_threadpool(lambda: rag.prepare(container, ask_in, key_id=principal.key_id))
+        events = _sse(rag.stream_prepared(container, ask_in, prepared, key_id=principal.key_id))
         return StreamingResponse(iterate_in_threadpool(events), media_type="text/event-stream")
     return await run_in_threadpool(lambda: rag.answer(container, ask_in, key_id=principal.key_id))
 

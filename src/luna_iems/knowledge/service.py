@@ -134,6 +134,13 @@ def _extension(content_type: str) -> str:
     }.get(content_type, ".docx" if "wordprocessingml" in content_type else ".bin")
 
 
+def _storage_name(filename: str, content_type: str) -> str:
+    """The file name part of a storage key: safe characters only, and never "." or ".." (which would
+    resolve to the version's or the item's directory, so versions would overwrite each other)."""
+    name = _SAFE_NAME.sub("_", filename)[:120]
+    return name if name.strip(".") else f"document{_extension(content_type)}"
+
+
 def _duplicate(container: Container, sha: str) -> DocumentIngested | None:
     with container.session_factory() as session:
         item = repository.item_by_sha(session=session, sha256=sha)
@@ -176,13 +183,20 @@ def _store(
     source: str | None,
     url: str | None,
     sha: str,
+    existing: uuid.UUID | None = None,
 ) -> DocumentIngested:
+    """Store a new item, or the next version of `existing` (default: the item with this `source`)."""
     chunks = make_chunks(container, extracted)
     analyses = [analyze_document(c.text) for c in chunks]
     vectors = container.embedder.embed([c.text for c in chunks], kind="passage")
     now = datetime.now(tz=UTC)
     with container.session_factory() as session:
-        item = repository.item_by_source(session=session, source=source) if source else None
+        if existing is not None:
+            item = repository.get_item(session=session, item_id=existing)
+            if item is None:
+                raise NotFoundError(f"document {existing} does not exist", details={"item_id": str(existing)})
+        else:
+            item = repository.item_by_source(session=session, source=source) if source else None
         replaced = item.version if item is not None else None
         item_id = item.item_id if item is not None else uuid.uuid4()
         version = (item.version + 1) if item is not None else 1
@@ -190,7 +204,7 @@ def _store(
             [str(c) for c in repository.chunk_ids(session=session, item_id=item_id)] if item else []
         )
         created_at = item.created_at if item is not None else now
-        key = f"items/{item_id}/v{version}/{_SAFE_NAME.sub('_', filename)[:120]}"
+        key = f"items/{item_id}/v{version}/{_storage_name(filename, extracted.content_type)}"
         chunk_ids = [uuid.uuid4() for _ in chunks]
         points = [
             VectorPoint(
@@ -209,8 +223,9 @@ def _store(
 
         container.object_store.put(key, data, content_type=extracted.content_type)
         try:
-            container.vector_store.upsert(points)
             try:
+                # Inside the cleanup: an upsert can fail after the store applied it (e.g. a timeout).
+                container.vector_store.upsert(points)
                 if item is None:
                     item = Item(item_id=item_id, kind=kind, created_at=now)
                     session.add(item)
@@ -403,9 +418,11 @@ def reindex_document(*, container: Container, item_id: uuid.UUID) -> DocumentIng
         extracted=extracted,
         title=item.title,
         tags=list(item.tags or []),
-        source=item.source or str(item.item_id),
+        # The item itself, not a lookup by source: a text ingested without a source has none.
+        source=item.source,
         url=item.url,
         sha=item.sha256,
+        existing=item.item_id,
     )
 
 
