@@ -17,7 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import api_load, fidelity, ingest, memory, queries, simulation
+from benchmarks import (
+    api_load,
+    fidelity,
+    ingest,
+    ingest_throughput,
+    memory,
+    queries,
+    rag_latency,
+    retrieval_beir,
+    retrieval_german,
+    simulation,
+)
 from benchmarks.common import machine, machine_line
 
 Benchmark = Callable[..., dict[str, Any]]  # keyword arguments: quick, postgres
@@ -29,6 +40,11 @@ REGISTRY: dict[str, Benchmark] = {
     "simulation": simulation.run,
     "memory": memory.run,
     "fidelity": fidelity.run,
+    # knowledge (SQLite and the embedded vector index only; they ignore --postgres)
+    "retrieval_beir": retrieval_beir.run,
+    "retrieval_german": retrieval_german.run,
+    "ingest_throughput": ingest_throughput.run,
+    "rag_latency": rag_latency.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
