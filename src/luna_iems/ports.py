@@ -152,7 +152,3 @@ class Generator(HealthCheck, Protocol):
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
     ) -> Iterator[str]: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...

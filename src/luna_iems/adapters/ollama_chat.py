@@ -24,11 +24,12 @@ from typing import Any
 
 import httpx
 
+from luna_iems.adapters.http_text import excerpt as body_excerpt
+from luna_iems.adapters.http_text import read_quietly, shorten
 from luna_iems.errors import BackendUnavailableError
 from luna_iems.ports import ChatMessage, ComponentHealth
 
 COMPONENT = "generator"
-_EXCERPT_CHARS = 300
 
 
 class OllamaGenerator:
@@ -80,7 +81,7 @@ class OllamaGenerator:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
         if not response.is_success:
-            _read_quietly(response)
+            read_quietly(response)
             raise self._status_error(response)
         return self._pieces(response)
 
@@ -127,7 +128,7 @@ class OllamaGenerator:
         return BackendUnavailableError(COMPONENT, f"Ollama at {self._base_url} unreachable: {reason}")
 
     def _status_error(self, response: httpx.Response) -> BackendUnavailableError:
-        excerpt = _excerpt(response)
+        excerpt = body_excerpt(response)
         if response.status_code == 404 and _mentions_missing_model(excerpt):
             return BackendUnavailableError(
                 COMPONENT,
@@ -144,7 +145,7 @@ class OllamaGenerator:
         error = payload.get("error")
         if error is not None:
             raise BackendUnavailableError(
-                COMPONENT, f"Ollama at {self._base_url} reported an error: {_shorten(str(error))}"
+                COMPONENT, f"Ollama at {self._base_url} reported an error: {shorten(str(error))}"
             )
 
     # --- health -----------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ class OllamaGenerator:
         except httpx.HTTPError as exc:
             return result(False, self._unreachable(exc).message)
         if not response.is_success:
-            return result(False, f"HTTP {response.status_code} from /api/tags: {_excerpt(response)}")
+            return result(False, f"HTTP {response.status_code} from /api/tags: {body_excerpt(response)}")
         try:
             payload = _parse_json(response.text, "/api/tags")
             available = _model_names(payload)
@@ -187,11 +188,11 @@ def _parse_json(text: str, where: str) -> dict[str, Any]:
         payload = json.loads(text)
     except ValueError as exc:
         raise BackendUnavailableError(
-            COMPONENT, f"Ollama {where} answered something that is not JSON: {_shorten(text)!r}"
+            COMPONENT, f"Ollama {where} answered something that is not JSON: {shorten(text)!r}"
         ) from exc
     if not isinstance(payload, dict):
         raise BackendUnavailableError(
-            COMPONENT, f"Ollama {where} answered JSON that is not an object: {_shorten(text)!r}"
+            COMPONENT, f"Ollama {where} answered JSON that is not an object: {shorten(text)!r}"
         )
     return payload
 
@@ -206,7 +207,7 @@ def _message_content(payload: dict[str, Any], *, required: bool) -> str:
         return content
     raise BackendUnavailableError(
         COMPONENT,
-        f"Ollama /api/chat answer has no string message.content: {_shorten(json.dumps(payload))!r}",
+        f"Ollama /api/chat answer has no string message.content: {shorten(json.dumps(payload))!r}",
     )
 
 
@@ -236,25 +237,3 @@ def _model_listed(model: str, available: Sequence[str]) -> bool:
 def _mentions_missing_model(text: str) -> bool:
     lowered = text.lower()
     return "model" in lowered and "not found" in lowered
-
-
-def _read_quietly(response: httpx.Response) -> None:
-    try:
-        response.read()
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-
-
-def _excerpt(response: httpx.Response) -> str:
-    try:
-        text = response.text
-    except httpx.ResponseNotRead:
-        return ""
-    return _shorten(text)
-
-
-def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"

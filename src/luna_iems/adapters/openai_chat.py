@@ -23,11 +23,12 @@ from typing import Any
 
 import httpx
 
+from luna_iems.adapters.http_text import excerpt as body_excerpt
+from luna_iems.adapters.http_text import read_quietly, shorten
 from luna_iems.errors import BackendUnavailableError
 from luna_iems.ports import ChatMessage, ComponentHealth
 
 COMPONENT = "generator"
-_EXCERPT_CHARS = 300
 _DONE = "[DONE]"
 
 
@@ -78,7 +79,7 @@ class OpenAICompatibleGenerator:
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
         if not response.is_success:
-            _read_quietly(response)
+            read_quietly(response)
             raise self._status_error(response)
         return self._pieces(response)
 
@@ -133,7 +134,7 @@ class OpenAICompatibleGenerator:
         raise BackendUnavailableError(
             COMPONENT,
             f"OpenAI-compatible server at {self._base_url} answered without a string "
-            f"choices[0].message.content: {_shorten(json.dumps(payload))!r}",
+            f"choices[0].message.content: {shorten(json.dumps(payload))!r}",
         )
 
     # --- errors -----------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class OpenAICompatibleGenerator:
         )
 
     def _status_error(self, response: httpx.Response) -> BackendUnavailableError:
-        excerpt = _excerpt(response) or "(empty body)"
+        excerpt = body_excerpt(response) or "(empty body)"
         status = response.status_code
         hint = ""
         if status in {401, 403}:
@@ -168,7 +169,7 @@ class OpenAICompatibleGenerator:
         message = error.get("message", error) if isinstance(error, dict) else error
         raise BackendUnavailableError(
             COMPONENT,
-            f"OpenAI-compatible server at {self._base_url} reported an error: {_shorten(str(message))}",
+            f"OpenAI-compatible server at {self._base_url} reported an error: {shorten(str(message))}",
         )
 
     # --- health -----------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ class OpenAICompatibleGenerator:
                 name=COMPONENT, kind="openai", ok=False, detail=self._unreachable(exc).message, info=info
             )
         if not response.is_success:
-            detail = f"HTTP {response.status_code} from {response.request.url.path}: {_excerpt(response)}"
+            detail = f"HTTP {response.status_code} from {response.request.url.path}: {body_excerpt(response)}"
             return ComponentHealth(name=COMPONENT, kind="openai", ok=False, detail=detail, info=info)
         detail = ""
         served = _served_models(response)
@@ -226,7 +227,7 @@ def _delta_content(chunk: dict[str, Any]) -> tuple[str, object]:
     choices = chunk.get("choices")
     if not isinstance(choices, list):
         raise BackendUnavailableError(
-            COMPONENT, f"stream chunk without a 'choices' list: {_shorten(json.dumps(chunk))!r}"
+            COMPONENT, f"stream chunk without a 'choices' list: {shorten(json.dumps(chunk))!r}"
         )
     if not choices:
         return "", None
@@ -234,12 +235,12 @@ def _delta_content(chunk: dict[str, Any]) -> tuple[str, object]:
     delta = first.get("delta") if isinstance(first, dict) else None
     if not isinstance(first, dict) or not isinstance(delta, dict):
         raise BackendUnavailableError(
-            COMPONENT, f"stream chunk without choices[0].delta: {_shorten(json.dumps(chunk))!r}"
+            COMPONENT, f"stream chunk without choices[0].delta: {shorten(json.dumps(chunk))!r}"
         )
     content = delta.get("content")
     if content is not None and not isinstance(content, str):
         raise BackendUnavailableError(
-            COMPONENT, f"stream chunk with a non-string delta.content: {_shorten(json.dumps(chunk))!r}"
+            COMPONENT, f"stream chunk with a non-string delta.content: {shorten(json.dumps(chunk))!r}"
         )
     return content or "", first.get("finish_reason")
 
@@ -260,32 +261,10 @@ def _parse_json(text: str, where: str) -> dict[str, Any]:
         payload = json.loads(text)
     except ValueError as exc:
         raise BackendUnavailableError(
-            COMPONENT, f"OpenAI-compatible {where} answered something that is not JSON: {_shorten(text)!r}"
+            COMPONENT, f"OpenAI-compatible {where} answered something that is not JSON: {shorten(text)!r}"
         ) from exc
     if not isinstance(payload, dict):
         raise BackendUnavailableError(
-            COMPONENT, f"OpenAI-compatible {where} answered JSON that is not an object: {_shorten(text)!r}"
+            COMPONENT, f"OpenAI-compatible {where} answered JSON that is not an object: {shorten(text)!r}"
         )
     return payload
-
-
-def _read_quietly(response: httpx.Response) -> None:
-    try:
-        response.read()
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-
-
-def _excerpt(response: httpx.Response) -> str:
-    try:
-        text = response.text
-    except httpx.ResponseNotRead:
-        return ""
-    return _shorten(text)
-
-
-def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"

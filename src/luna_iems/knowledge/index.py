@@ -93,12 +93,6 @@ class KnowledgeIndex:
             for entry in add:
                 self._add(entry)
 
-    def retag(self, item_id: str, tags: Sequence[str]) -> None:
-        with self._lock:
-            for chunk_id, meta in list(self._meta.items()):
-                if meta.item_id == item_id:
-                    self._meta[chunk_id] = ChunkMeta(meta.item_id, frozenset(tags), meta.created_at)
-
     def allowed(
         self,
         *,

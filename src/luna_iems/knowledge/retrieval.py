@@ -98,7 +98,12 @@ def search(
             entry.lexical_score, entry.lexical_rank = score, rank
             entry.fused += 1.0 / (settings.rrf_k + rank)
 
-    ranked = sorted(candidates.values(), key=lambda c: (-c.fused, c.chunk_id))
+    # Ties (equal fused scores) go to the better dense, then lexical score: chunk ids are random UUIDs,
+    # so ordering by id made identical runs differ.
+    ranked = sorted(
+        candidates.values(),
+        key=lambda c: (-c.fused, -(c.dense_score or -2.0), -(c.lexical_score or 0.0), c.chunk_id),
+    )
     hits = _resolve(container, ranked, top_k, set(terms), language)
     return SearchResult(
         query=query, mode=mode, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2)

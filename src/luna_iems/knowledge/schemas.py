@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -165,7 +165,3 @@ class ReindexResult(BaseModel):
     chunks: int
     collection: str
     seconds: float
-
-
-def as_dict(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

@@ -55,7 +55,9 @@ def start(
 ) -> SimStatus:
     """Start live simulation: a reading per simulated meter every `interval_s` (1-5 s)."""
     state = _state(request)
-    state.interval_s = body.interval_s or sim_service.load_config(container).live_interval_s
+    state.config = sim_service.load_config(container)  # a start picks up edits to sim.yml
+    state.meters_ready = False
+    state.interval_s = body.interval_s or state.config.live_interval_s
     state.started_at = datetime.now(tz=UTC)
 
     def tick() -> None:

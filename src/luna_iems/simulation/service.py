@@ -37,7 +37,7 @@ def load_config(container: Container) -> SimConfig:
 
 
 def _window(ts_from: datetime, ts_to: datetime) -> None:
-    timeseries_service._check_range(ts_from, ts_to)
+    timeseries_service.check_range(ts_from, ts_to)
     if ts_to - ts_from > timedelta(days=MAX_BACKFILL_DAYS):
         raise InvalidInputError(
             f"a backfill covers at most {MAX_BACKFILL_DAYS} days; split the range", details={"field": "to"}
@@ -226,6 +226,9 @@ class LiveState:
     rows_written: int = 0
     last_error: str | None = None
     prices_until: datetime | None = None
+    # Read once per start (POST /sim/start resets it), not on every tick.
+    config: SimConfig | None = None
+    meters_ready: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -233,15 +236,22 @@ LIVE_JOB_ID = "simulation.live"
 
 
 def live_tick(container: Container, state: LiveState, *, now: datetime | None = None) -> int:
-    """Write one live reading per simulated meter (and prices up to tomorrow's end); returns rows."""
+    """Write one live reading per simulated meter (and prices up to tomorrow's end); returns rows.
+
+    All meters of a tick are one batch; the configuration is read and the meters are created once
+    per start, not per tick."""
     now = now or datetime.now(tz=UTC)
-    config = load_config(container)
+    if state.config is None:
+        state.config = load_config(container)
+    config = state.config
+    if not state.meters_ready:
+        for spec in config.meters:
+            _ensure_meter(container, spec, config)
+        state.meters_ready = True
     quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     tick_us = int(now.timestamp() // state.interval_s * state.interval_s * 1_000_000)
-    written = 0
-    for spec in config.meters:
-        _ensure_meter(container, spec, config)
-        sample = simulate_meter(
+    samples = [
+        simulate_meter(
             meter_id=spec.meter_id,
             profile=config.profile(spec.profile),
             start=quarter,
@@ -253,31 +263,32 @@ def live_tick(container: Container, state: LiveState, *, now: datetime | None = 
             lon=config.site.lon,
             scale=spec.scale,
         )
-        with container.session_factory() as session:
-            result = timeseries_service.write_readings(
-                session=session,
-                meter_ids=np.array([spec.meter_id]),
-                ts_us=np.array([tick_us], dtype=np.int64),
-                consumption_kw=sample.consumption_kw,
-                production_kw=sample.production_kw,
-                voltage=sample.voltage,
-                quality=sample.quality,
-                source="simulation",
-                create_meters=False,
-            )
-        written += result.rows_written
-    _publish_prices(container, state, now)
+        for spec in config.meters
+    ]
+    with container.session_factory() as session:
+        result = timeseries_service.write_readings(
+            session=session,
+            meter_ids=np.array([spec.meter_id for spec in config.meters]),
+            ts_us=np.full(len(samples), tick_us, dtype=np.int64),
+            consumption_kw=np.concatenate([s.consumption_kw for s in samples]),
+            production_kw=np.concatenate([s.production_kw for s in samples]),
+            voltage=np.concatenate([s.voltage for s in samples]),
+            quality=np.concatenate([s.quality for s in samples]),
+            source="simulation",
+            create_meters=False,
+        )
+    _publish_prices(container, state, now, config.timezone)
     with state.lock:
         state.ticks += 1
-        state.rows_written += written
+        state.rows_written += result.rows_written
         state.last_write = now
-    return written
+    return result.rows_written
 
 
-def _publish_prices(container: Container, state: LiveState, now: datetime) -> None:
+def _publish_prices(container: Container, state: LiveState, now: datetime, timezone: str) -> None:
     from zoneinfo import ZoneInfo
 
-    tz = ZoneInfo(load_config(container).timezone)
+    tz = ZoneInfo(timezone)
     local_midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     until = (local_midnight + timedelta(days=2)).astimezone(UTC)
     if state.prices_until is not None and state.prices_until >= until:

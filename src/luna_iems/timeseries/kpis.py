@@ -67,7 +67,7 @@ def compute_kpis(
     product: str,
 ) -> Kpis:
     """KPIs for `meter_id` or for every meter of `site` over [ts_from, ts_to)."""
-    timeseries_service._check_range(ts_from, ts_to)
+    timeseries_service.check_range(ts_from, ts_to)
     if (meter_id is None) == (site is None):
         raise InvalidInputError("give exactly one of meter_id or site", details={"field": "meter_id"})
     if meter_id is not None:

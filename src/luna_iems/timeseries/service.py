@@ -398,7 +398,7 @@ def _local_midnight(instant: datetime, tz: ZoneInfo) -> datetime:
 
 
 # --- queries --------------------------------------------------------------------------------
-def _check_range(ts_from: datetime, ts_to: datetime) -> None:
+def check_range(ts_from: datetime, ts_to: datetime) -> None:
     for name, value in (("from", ts_from), ("to", ts_to)):
         if not EARLIEST <= value <= LATEST:
             raise InvalidInputError(
@@ -427,7 +427,7 @@ def query_readings(
     agg=sum gives energy (kWh); avg, min, max and last give power (kW). Buckets without any sample
     are left out; `coverage` tells how much of a bucket the samples cover.
     """
-    _check_range(ts_from, ts_to)
+    check_range(ts_from, ts_to)
     meter = get_meter(session=session, meter_id=meter_id)
     tz = ZoneInfo(tz_name or meter.timezone)
     if bucket is None:
@@ -546,7 +546,7 @@ def query_prices(
     tz_name: str,
 ) -> PriceSeriesRead:
     """Prices as stored (no bucket) or per bucket (avg, min, max, last; a sum of prices means nothing)."""
-    _check_range(ts_from, ts_to)
+    check_range(ts_from, ts_to)
     tz = ZoneInfo(tz_name)
     if bucket is None:
         rows = repository.list_prices(
