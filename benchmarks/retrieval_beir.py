@@ -6,8 +6,10 @@ text, as in BM25 "flat" and MTEB; `source` = the document id), into a fresh SQLi
 with the embedded vector index. A document whose text is byte-identical to an earlier one comes back
 as `duplicate`: its item then stands for both document ids, which are ranked together.
 Queries: every query goes through `knowledge.retrieval.search` in the modes dense, lexical and
-hybrid, `top_k` = 40 chunks. The query vectors are computed once per query with the container's
-embedder and passed as `query_vector` (the same code path `search` runs itself).
+hybrid, `top_k` = 40 chunks, twice: with `lead_only` (each document's first chunk, title and opening:
+the published protocol, which embeds a document's first 256 word pieces) and over every chunk
+("passages": a document ranks by its best chunk). The query vectors are computed once per query
+with the container's embedder and passed as `query_vector` (the same code path `search` runs itself).
 Scoring: chunk hits become documents in order of first occurrence (= best score); a document whose
 id equals the query id is dropped (BEIR's `ignore_identical_ids`, Anserini's `-removeQuery`); then
 nDCG@10 and Recall@10 as trec_eval computes them (`knowledge_data.ndcg_at_k`). The five judged
@@ -81,15 +83,30 @@ def build_index(container: Any, data: Arguana) -> dict[str, Any]:
 
 
 def evaluate(
-    container: Any, data: Arguana, index: dict[str, Any], vectors: dict[str, Any], mode: str
+    container: Any,
+    data: Arguana,
+    index: dict[str, Any],
+    vectors: dict[str, Any],
+    mode: str,
+    *,
+    lead_only: bool = False,
 ) -> dict[str, Any]:
     from luna_iems.knowledge.retrieval import search
+    from luna_iems.knowledge.schemas import SearchFilters
 
     item_docs = index["item_docs"]
     ndcgs, recalls, took, short = [], [], [], 0
     for qid, text in data.queries.items():
         vector = None if mode == "lexical" else vectors[qid]
-        result = search(container=container, query=text, top_k=TOP_K, mode=mode, query_vector=vector)  # type: ignore[arg-type]
+        filters = SearchFilters(lead_only=True) if lead_only else None
+        result = search(
+            container=container,
+            query=text,
+            top_k=TOP_K,
+            mode=mode,  # type: ignore[arg-type]
+            query_vector=vector,
+            filters=filters,
+        )
         ranking: list[str] = []
         for hit in result.hits:
             ranking += [d for d in item_docs[str(hit.item_id)] if d != qid and d not in ranking]
@@ -123,27 +140,30 @@ def run(*, quick: bool = False, postgres: bool = False, **overrides: Any) -> dic
             query_seconds = round(time.perf_counter() - started, 1)
             base = container.settings
             settings_of = f"rrf_k={base.rrf_k}, candidates={base.retrieval_candidates}"
-            for mode in ("dense", "lexical", "hybrid"):
-                measured = evaluate(container, data, index, vectors, mode)
-                reference, value = REFERENCE[mode]
-                rows.append(
-                    {
-                        "mode": mode,
-                        "settings": settings_of,
-                        **measured,
-                        "published": value,
-                        "reference": reference,
-                    }
-                )
+            for lead_only in (True, False):
+                for mode in ("dense", "lexical", "hybrid"):
+                    measured = evaluate(container, data, index, vectors, mode, lead_only=lead_only)
+                    reference, value = REFERENCE[mode]
+                    rows.append(
+                        {
+                            "search": "documents (lead_only)" if lead_only else "passages",
+                            "mode": mode,
+                            "settings": settings_of,
+                            **measured,
+                            "published": value if lead_only else None,
+                            "reference": reference,
+                        }
+                    )
             for variant in HYBRID_VARIANTS:
                 container.settings = base.model_copy(update=variant)
                 measured = evaluate(container, data, index, vectors, "hybrid")
                 label = f"rrf_k={variant['rrf_k']}, candidates={variant['retrieval_candidates']}"
-                rows.append({"mode": "hybrid", "settings": label, **measured})
+                rows.append({"search": "passages", "mode": "hybrid", "settings": label, **measured})
             container.settings = base
         finally:
             container.close()
-    best = {r["mode"]: r["ndcg@10"] for r in rows[:3]}
+    lead = {r["mode"]: r["ndcg@10"] for r in rows[:3]}
+    passages = {r["mode"]: r["ndcg@10"] for r in rows[3:6]}
     return {
         "title": f"BEIR ArguAna through ingest_text + search: {index['documents']} documents, "
         f"{len(data.queries)} queries",
@@ -156,6 +176,7 @@ def run(*, quick: bool = False, postgres: bool = False, **overrides: Any) -> dic
             "torch_threads": torch_threads(),
         },
         "columns": [
+            "search",
             "mode",
             "settings",
             "ndcg@10",
@@ -172,7 +193,12 @@ def run(*, quick: bool = False, postgres: bool = False, **overrides: Any) -> dic
             f"index: {index['documents']} documents ({index['duplicates']} duplicates), "
             f"{index['chunks']} chunks, {index['seconds']} s ({index['docs_per_s']} documents/s); "
             f"query embeddings {query_seconds} s",
-            f"hybrid beats dense and lexical: {best['hybrid'] > max(best['dense'], best['lexical'])}",
+            "hybrid beats dense and lexical: "
+            f"documents {lead['hybrid'] > max(lead['dense'], lead['lexical'])}, "
+            f"passages {passages['hybrid'] > max(passages['dense'], passages['lexical'])}",
+            "published figures embed (or index) each whole document, truncated at 256 word pieces for the "
+            "dense model: the `lead_only` rows follow that protocol (each document's first chunk: title "
+            "and opening); the `passages` rows search every chunk and rank a document by its best chunk",
         ],
     }
 

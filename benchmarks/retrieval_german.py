@@ -9,7 +9,10 @@ by hand in the text. A question counts as found when one of the top 5 hits of
 Recall@5 is the share of questions found; MRR@5 is the mean of 1 / (rank of the first correct hit).
 
 The baseline of each row is the same questions on the same index in the other modes (dense, lexical,
-hybrid), and the other chunk sizes. --quick: chunk size 200 only, MsbG and its 10 questions.
+hybrid), and the other chunk sizes. Hybrid runs twice: with the default fusion, where a German query's
+dense ranking counts DENSE_WEIGHT_GERMAN (0.35), and with plain RRF (weight 1.0).
+--quick: chunk size 200 only, MsbG and its 10 questions. `python -m benchmarks.retrieval_german 200`
+runs the given chunk sizes only.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from benchmarks.knowledge_data import LAWS, ingest_laws, knowledge_container, lo
 SIZES = (128, 200, 254)
 OVERLAP = 32
 TOP_K = 5
-MODES = ("dense", "lexical", "hybrid")
+# (mode, dense weight for German queries): None keeps the setting (DENSE_WEIGHT_GERMAN, 0.35); the last
+# row is plain RRF, where the English model's ranking counts as much as BM25's.
+VARIANTS: tuple[tuple[str, float | None], ...] = (
+    ("dense", None),
+    ("lexical", None),
+    ("hybrid", None),
+    ("hybrid", 1.0),
+)
 
 
 def first_correct(hits: list[Any], question: dict[str, str], item_law: dict[str, str]) -> int | None:
@@ -52,7 +62,12 @@ def measure(
             seconds = time.perf_counter() - started
             texts = [q["question"] for q in questions]
             vectors = container.embedder.embed(texts, kind="query")
-            for mode in MODES:
+            base = container.settings
+            for mode, weight in VARIANTS:
+                label = mode if weight is None else f"{mode}, dense weight {weight}"
+                container.settings = (
+                    base if weight is None else base.model_copy(update={"dense_weight_german": weight})
+                )
                 ranks = []
                 for question, vector in zip(questions, vectors, strict=True):
                     result = search(
@@ -63,14 +78,14 @@ def measure(
                         query_vector=None if mode == "lexical" else vector,
                     )
                     ranks.append(first_correct(result.hits, question, item_law))
-                    details[f"{size}/{mode}/{question['id']}"] = [
+                    details[f"{size}/{label}/{question['id']}"] = [
                         f"{item_law.get(str(h.item_id))} {h.section}" for h in result.hits
                     ]
                 found = [r for r in ranks if r is not None]
                 rows.append(
                     {
                         "chunk_max_tokens": size,
-                        "mode": mode,
+                        "mode": label,
                         "recall@5": round(len(found) / len(questions), 3),
                         "found": f"{len(found)}/{len(questions)}",
                         "mrr@5": round(statistics.fmean([1 / r if r else 0.0 for r in ranks]), 3),
@@ -86,10 +101,10 @@ def measure(
     return rows, details
 
 
-def run(*, quick: bool = False, postgres: bool = False) -> dict[str, Any]:
+def run(*, quick: bool = False, postgres: bool = False, sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
     del postgres  # SQLite and the embedded vector index only
     laws = ["msbg"] if quick else list(LAWS)
-    sizes = (200,) if quick else SIZES
+    sizes = (200,) if quick else sizes
     questions = load_questions(laws)
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
@@ -110,3 +125,12 @@ def run(*, quick: bool = False, postgres: bool = False) -> dict[str, Any]:
             f"(recall@5 {best['recall@5']}, mrr@5 {best['mrr@5']})"
         ],
     }
+
+
+if __name__ == "__main__":  # python -m benchmarks.retrieval_german [--quick] [200 254 ...]
+    import json
+    import sys
+
+    chosen = tuple(int(a) for a in sys.argv[1:] if a.isdigit()) or SIZES
+    result = run(quick="--quick" in sys.argv, sizes=chosen)
+    print(json.dumps({k: v for k, v in result.items() if k not in ("columns", "hits")}, indent=2))

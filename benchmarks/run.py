@@ -18,11 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    anomalies,
     api_load,
     fidelity,
+    forecast_backtest,
     ingest,
     ingest_throughput,
     memory,
+    optimize_api,
+    optimizer,
     queries,
     rag_latency,
     retrieval_beir,
@@ -45,6 +49,11 @@ REGISTRY: dict[str, Benchmark] = {
     "retrieval_german": retrieval_german.run,
     "ingest_throughput": ingest_throughput.run,
     "rag_latency": rag_latency.run,
+    # decisions (in memory; they ignore --postgres)
+    "optimizer": optimizer.run,
+    "optimize_api": optimize_api.run,
+    "forecast_backtest": forecast_backtest.run,
+    "anomalies": anomalies.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

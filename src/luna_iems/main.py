@@ -18,6 +18,9 @@ from luna_iems.admin.router import router as admin_router
 from luna_iems.admin.schemas import ApiKeyCreated
 from luna_iems.bootstrap import Container, build_container
 from luna_iems.db import migrate
+from luna_iems.decisions import jobs as decisions_jobs
+from luna_iems.decisions import rule_service
+from luna_iems.decisions.router import router as decisions_router
 from luna_iems.errors import install_error_handlers
 from luna_iems.knowledge import seed as knowledge_seed
 from luna_iems.knowledge.router import router as knowledge_router
@@ -113,8 +116,12 @@ def seed_and_warm_up(container: Container) -> tuple[str | None, list[threading.T
     seeded = None
     background: list[threading.Thread] = []
     if settings.seed_demo_data:
-        # A fresh instance gets a simulated week to look at; existing data is never touched.
+        # A fresh instance gets four simulated weeks to look at; existing data is never touched.
         seeded = sim_service.seed_demo(container)
+        if seeded:
+            with container.session_factory() as session:
+                rules = rule_service.seed_example_rules(session=session, site="sim")
+            seeded = f"{seeded}; {rules}" if rules else seeded
         if knowledge_seed.needs_seed(container):
             background.append(_thread("seed-documents", lambda: knowledge_seed.seed_documents(container)))
             seeded = (
@@ -139,6 +146,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.state.sim_state = sim_service.LiveState()
         if settings.enable_scheduler:
             timeseries_jobs.register(scheduler, active)
+            decisions_jobs.register(scheduler, active)
             scheduler.start()
         mqtt = None
         if settings.mqtt_url:
@@ -183,6 +191,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(timeseries_router)
     app.include_router(simulation_router)
     app.include_router(knowledge_router)
+    app.include_router(decisions_router)
     app.include_router(admin_router)
     return app
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the known-unsafe default we refuse in production
@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=128)
     retrieval_candidates: int = Field(default=50, ge=5, le=1000)  # per ranking, before fusion
     rrf_k: int = Field(default=60, ge=1)
+    # Weight of the dense ranking in the fusion for German queries: all-MiniLM-L6-v2 is an English
+    # model, so for German its ranking is the weaker one (1.0 with a multilingual embedder).
+    dense_weight_german: float = Field(default=0.35, ge=0, le=1)
     rag_top_k: int = Field(default=5, ge=1, le=50)
     rag_min_dense_score: float = Field(default=0.35, ge=-1, le=1)  # below: "not relevant"
     generator_backend: Literal["auto", "ollama", "openai", "extractive"] = "auto"
@@ -90,6 +93,16 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     embedding_warmup: bool = True  # load the local model in the background at start
+
+    # --- decisions: forecasts, optimiser, rules, scenarios, anomalies -----------------------
+    forecast_history_days: int = Field(default=28, ge=2, le=365)  # history a forecast learns from
+    import_markup_eur_kwh: float = 0.15  # grid fees, levies and taxes on top of the spot price
+    export_tariff_eur_kwh: float | None = None  # fixed feed-in tariff; empty: the spot price
+    co2_intensity_g_kwh: float = Field(default=380, ge=0)  # grid import, gCO2eq/kWh (DE mix ~2024)
+    optimizer_time_limit_s: float = Field(default=10, gt=0, le=300)
+    rules_interval_s: float = Field(default=300, gt=0)  # scheduled rule evaluation
+    anomaly_interval_s: float = Field(default=900, gt=0)  # scheduled anomaly detection
+    anomaly_window_h: int = Field(default=48, ge=6, le=24 * 31)  # how far back each run looks
 
     # --- model serving / extraction / files -----------------------------------------------
     ollama_url: str | None = None
@@ -122,6 +135,12 @@ class Settings(BaseSettings):
     redpanda_port: int = 19092
     enable_minio: bool = False
     enable_queue: bool = False
+
+    @field_validator("export_tariff_eur_kwh", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `EXPORT_TARIFF_EUR_KWH=` (as in .env.example) means "no fixed tariff", not a parse error.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

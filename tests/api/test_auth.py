@@ -14,8 +14,15 @@ from luna_iems.admin.schemas import Role
 from tests.conftest import ADMIN_TOKEN, auth
 
 PUBLIC = {("GET", "/health/live"), ("GET", "/health/ready"), ("GET", "/health"), ("GET", "/metrics")}
-# Writes a viewer may make because they only read (e.g. asking Luna a question). None yet.
-VIEWER_MAY_POST: set[str] = {"/rag/ask"}
+# Writes a viewer may make because they only compute and store nothing (asking Luna, forecasting,
+# planning a schedule, a dry run of rules).
+VIEWER_MAY_POST: set[str] = {
+    "/rag/ask",
+    "/forecast",
+    "/forecast/backtest",
+    "/optimize/schedule",
+    "/rules/evaluate",
+}
 # Destructive operations reserved to admins outside /admin.
 ADMIN_ONLY = {("DELETE", "/meters/{meter_id}")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

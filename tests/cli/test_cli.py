@@ -117,3 +117,19 @@ def test_sim_backfill_and_seed(tmp_path: Path, fresh_database_url: Callable[[str
     seeded = luna("seed", "--days", "1", env=env)
     assert seeded.returncode == 0 and "demo data: 4 simulated meters" in seeded.stdout
     assert luna("sim", "backfill", "--days", "0", env=env).returncode == 2
+
+
+def test_forecast_backtest_prints_a_table(tmp_path: Path, fresh_database_url: Callable[[str], str]) -> None:
+    env = {"DATA_DIR": str(tmp_path / "var"), "DATABASE_URL": fresh_database_url("sqlite")}
+    assert "meter 'x' does not exist" in one_line_error(
+        luna("forecast", "backtest", "--meter-id", "x", env=env)
+    )
+    assert luna("sim", "backfill", "--days", "20", "--meters", "1", "--no-prices", env=env).returncode == 0
+    result = luna("forecast", "backtest", "--meter-id", "sim-household-001", "--origins", "2", env=env)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") >= 5}
+    assert {"seasonal_naive", "gbm"} <= set(rows), result.stdout
+    assert "1.000" in rows["seasonal_naive"]  # MASE of the baseline against itself
+    assert "pv forecast needs exactly one of meter_id or site" in one_line_error(
+        luna("forecast", "backtest", "--target", "pv", env=env)
+    )

@@ -70,12 +70,15 @@ def test_first_start_prints_docs_and_key_once(
         summary = httpx.get(f"{base}/status/summary", headers={"X-API-Key": token}, timeout=10)
         assert summary.status_code == 200 and summary.json()["database"]["kind"] == kind
         assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
-        # Something useful at once: a simulated week of meters and prices.
-        assert "Demo data: 4 simulated meters" in text
+        # Something useful at once: four simulated weeks of meters and prices, example rules ...
+        assert "Demo data: 4 simulated meters" in text and "5 example rules" in text
         counts = summary.json()["database"]["row_counts"]
-        assert (
-            counts["meters"] == 4 and counts["smart_meter_readings"] > 2000 and counts["market_prices"] > 600
-        )
+        assert counts["meters"] == 4 and counts["smart_meter_readings"] == 4 * 28 * 96
+        assert counts["market_prices"] > 28 * 96 and counts["rules"] == 5
+        # ... enough history for the learned forecast.
+        body = {"meter_id": "sim-commercial-001", "target": "load", "horizon_h": 24}
+        forecast = httpx.post(f"{base}/forecast", json=body, headers={"X-API-Key": token}, timeout=60)
+        assert forecast.status_code == 200 and forecast.json()["model"] == "gbm", forecast.text
         # ... and sample documents, indexed in the background, that Luna answers from.
         assert "sample documents are being indexed" in text
         headers = {"X-API-Key": token}

@@ -243,3 +243,44 @@ def test_lexical_index_reloads_after_a_restart(
         assert [(h["chunk_id"], h["score"], h["lexical_score"]) for h in after[q]] == [
             (h["chunk_id"], h["score"], h["lexical_score"]) for h in before[q]
         ]
+
+
+def test_lead_only_searches_each_documents_first_chunk(
+    tmp_path: Path, fresh_database_url: Callable[[str], str]
+) -> None:
+    """`lead_only` keeps chunk 0 of each document in every ranking, also after a restart (where the
+    lexical index is reloaded from SQL)."""
+    settings = make_settings(tmp_path, database_url=fresh_database_url("sqlite"))
+    with running(settings) as first:
+        ingest_text(first, "Pumps", PUMPS)  # headings: three chunks, the pump seal kit is in chunk 1
+        ingest_text(first, "Battery", BATTERY)
+        everything = search(first, "seal kit booster pump part number", mode="lexical")
+        assert any(h["chunk_idx"] > 0 for h in everything)
+        fresh = search(first, "seal kit booster pump part number", mode="lexical", lead_only=True)
+        assert fresh and {h["chunk_idx"] for h in fresh} == {0}  # the incrementally updated index
+    with running(settings) as second:
+        for mode in ("hybrid", "dense", "lexical"):
+            leads = search(second, "seal kit booster pump part number", mode=mode, lead_only=True)
+            assert leads and {h["chunk_idx"] for h in leads} == {0}, (mode, leads)
+            assert len({h["item_id"] for h in leads}) == len(leads)  # one chunk per document
+
+
+def test_german_queries_weight_the_dense_ranking(
+    tmp_path: Path, fresh_database_url: Callable[[str], str]
+) -> None:
+    """The English embedding model ranks German text worse than BM25: for a German query its ranking
+    counts DENSE_WEIGHT_GERMAN in the fusion; English queries keep weight 1."""
+    weight = 0.25
+    settings = make_settings(tmp_path, database_url=fresh_database_url("sqlite"), dense_weight_german=weight)
+    with running(settings) as client:
+        for title, text in (("Pumps", PUMPS), ("Battery", BATTERY), ("MsbG", MSBG)):
+            ingest_text(client, title, text)
+        for query, dense_weight in (("Der Messstellenbetreiber übermittelt die Messwerte", weight),
+                                    ("The battery must not fall below its winter reserve", 1.0)):  # fmt: skip
+            hits = search(client, query, mode="hybrid")
+            assert hits and any(h["dense_rank"] for h in hits)
+            for hit in hits:
+                expected = (dense_weight / (RRF_K + hit["dense_rank"]) if hit["dense_rank"] else 0.0) + (
+                    1.0 / (RRF_K + hit["lexical_rank"]) if hit["lexical_rank"] else 0.0
+                )
+                assert hit["score"] == pytest.approx(expected, abs=1e-6), (query, hit)  # rounded to 6 places

@@ -117,5 +117,6 @@ def test_demo_seed_runs_once_on_a_fresh_instance(
         with TestClient(create_app(settings)) as client:
             counts = client.get("/status/summary", headers=auth(ADMIN_TOKEN)).json()["database"]["row_counts"]
             assert counts["meters"] == expected_meters
-            assert counts["smart_meter_readings"] == 4 * 7 * 96
+            assert counts["smart_meter_readings"] == 4 * 28 * 96
+            assert counts["rules"] == 5
             assert counts["ingest_batches"] >= 5

@@ -38,7 +38,9 @@ db_app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 sim_app = typer.Typer(help="Simulated meters and prices.", no_args_is_help=True)
+forecast_app = typer.Typer(help="Forecasts from stored history.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(forecast_app, name="forecast")
 app.add_typer(keys_app, name="keys")
 app.add_typer(sim_app, name="sim")
 
@@ -298,15 +300,55 @@ def sim_backfill(
     console.print(f"wrote {rows} readings ({rate:,.0f} rows/s)" + (" and day-ahead prices" if prices else ""))
 
 
+@forecast_app.command("backtest")
+def forecast_backtest(
+    *,
+    target: Annotated[str, typer.Option(help="load, pv or price.")] = "load",
+    meter_id: Annotated[str | None, typer.Option(help="The meter (load, pv).")] = None,
+    site: Annotated[str | None, typer.Option(help="Or every meter of a site (load, pv).")] = None,
+    horizon_h: Annotated[int, typer.Option(min=1, max=72, help="Forecast horizon in hours.")] = 24,
+    origins: Annotated[int, typer.Option(min=1, max=60, help="Rolling origins, one day apart.")] = 7,
+    resolution: Annotated[str, typer.Option(help="15m or 1h.")] = "15m",
+) -> None:
+    """MAE, RMSE and MASE of each model over rolling origins ending now (seasonal naive: MASE 1)."""
+    from luna_iems.decisions import forecast_service
+    from luna_iems.decisions.schemas import BacktestRead, BacktestRequest
+
+    try:
+        request = BacktestRequest.model_validate(
+            {"target": target, "meter_id": meter_id, "site": site, "horizon_h": horizon_h}
+            | {"origins": origins, "resolution": resolution}
+        )
+    except ValidationError as exc:
+        raise fail(exc.errors()[0]["msg"]) from None
+
+    def action() -> BacktestRead:
+        with container_scope() as container, container.session_factory() as session:
+            settings = container.settings
+            return forecast_service.run_backtest(session=session, settings=settings, request=request)
+
+    result = run(action)
+    table = Table(title=f"{target} backtest, {origins} origins, {horizon_h} h ahead ({result.unit})")
+    for column in ("model", "MAE", "RMSE", "MASE", "coverage"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in result.rows:
+        coverage = "" if row.coverage is None else f"{row.coverage:.0%}"
+        table.add_row(row.model, f"{row.mae:.3f}", f"{row.rmse:.3f}", f"{row.mase:.3f}", coverage)
+    console.print(table)
+
+
 @app.command()
-def seed(days: Annotated[int, typer.Option(min=1, max=366, help="Days of demo data.")] = 7) -> None:
-    """Load demo data: a simulated week of meters and day-ahead prices (skipped if meters exist)."""
+def seed(days: Annotated[int, typer.Option(min=1, max=366, help="Days of demo data.")] = 28) -> None:
+    """Load demo data: four simulated weeks of meters and day-ahead prices, example rules, documents."""
+    from luna_iems.decisions import rule_service
     from luna_iems.knowledge import seed as knowledge_seed
     from luna_iems.simulation import service as sim_service
 
     def action() -> list[str]:
         with container_scope(migrate_first=True) as container:
             done = [sim_service.seed_demo(container, days=days, force=True)]
+            with container.session_factory() as session:
+                done.append(rule_service.seed_example_rules(session=session, site="sim"))
             done.append(knowledge_seed.seed_documents(container, force=True))
             return [line for line in done if line]
 

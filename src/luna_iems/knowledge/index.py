@@ -28,6 +28,7 @@ class ChunkMeta:
     item_id: str
     tags: frozenset[str]
     created_at: datetime
+    lead: bool = False  # the document's first chunk (title and opening)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +61,20 @@ class KnowledgeIndex:
             with session_factory() as session:
                 rows = session.execute(
                     select(
-                        ItemChunk.chunk_id, ItemChunk.terms, Item.item_id, Item.tags, Item.created_at
+                        ItemChunk.chunk_id,
+                        ItemChunk.terms,
+                        ItemChunk.chunk_idx,
+                        Item.item_id,
+                        Item.tags,
+                        Item.created_at,
                     ).join(Item, Item.item_id == ItemChunk.item_id)
                 ).yield_per(5000)
-                for chunk_id, terms, item_id, tags, created_at in rows:
+                for chunk_id, terms, chunk_idx, item_id, tags, created_at in rows:
                     self._add(
                         IndexEntry(
                             str(chunk_id),
                             from_term_counts(terms or {}),
-                            ChunkMeta(str(item_id), frozenset(tags or []), created_at),
+                            ChunkMeta(str(item_id), frozenset(tags or []), created_at, lead=chunk_idx == 0),
                         )
                     )
                     count += 1
@@ -100,9 +106,10 @@ class KnowledgeIndex:
         item_ids: Sequence[str] | None,
         created_from: datetime | None,
         created_to: datetime | None,
+        lead_only: bool = False,
     ) -> set[str] | None:
         """Chunk ids passing the filters, or None when there are no filters."""
-        if not (tags or item_ids or created_from or created_to):
+        if not (tags or item_ids or created_from or created_to or lead_only):
             return None
         wanted_tags = set(tags or [])
         wanted_items = set(item_ids or [])
@@ -114,6 +121,7 @@ class KnowledgeIndex:
                 and (not wanted_items or meta.item_id in wanted_items)
                 and (created_from is None or meta.created_at >= created_from)
                 and (created_to is None or meta.created_at <= created_to)
+                and (not lead_only or meta.lead)
             }
 
     def search(

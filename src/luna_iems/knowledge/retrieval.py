@@ -42,9 +42,10 @@ def _vector_filter(filters: SearchFilters | None) -> VectorFilter | None:
         any_of["tags"] = list(filters.tags)
     if filters.item_ids:
         any_of["item_id"] = [str(i) for i in filters.item_ids]
-    if not any_of and filters.created_from is None and filters.created_to is None:
+    equals: dict[str, str | int] = {"chunk_idx": 0} if filters.lead_only else {}
+    if not any_of and not equals and filters.created_from is None and filters.created_to is None:
         return None
-    return VectorFilter(any_of=any_of, ts_from=filters.created_from, ts_to=filters.created_to)
+    return VectorFilter(equals=equals, any_of=any_of, ts_from=filters.created_from, ts_to=filters.created_to)
 
 
 def _snippet(text: str, terms: set[str], language: Literal["de", "en"]) -> str:
@@ -76,12 +77,13 @@ def search(
 
     if mode in ("hybrid", "dense"):
         vector = query_vector or container.embedder.embed([query], kind="query")[0]
+        dense_weight = settings.dense_weight_german if language == "de" and mode == "hybrid" else 1.0
         for rank, hit in enumerate(
             container.vector_store.search(vector, top_k=depth, flt=_vector_filter(filters)), start=1
         ):
             entry = candidates.setdefault(hit.point_id, _Candidate(hit.point_id))
             entry.dense_score, entry.dense_rank = hit.score, rank
-            entry.fused += 1.0 / (settings.rrf_k + rank)
+            entry.fused += dense_weight / (settings.rrf_k + rank)
     if mode in ("hybrid", "lexical"):
         index = container.knowledge_index
         index.ensure_loaded(container.session_factory)
@@ -92,6 +94,7 @@ def search(
                 item_ids=[str(i) for i in filters.item_ids or []] or None,
                 created_from=filters.created_from,
                 created_to=filters.created_to,
+                lead_only=filters.lead_only,
             )
         for rank, (chunk_id, score) in enumerate(index.search(terms, top_k=depth, allowed=allowed), start=1):
             entry = candidates.setdefault(chunk_id, _Candidate(chunk_id))

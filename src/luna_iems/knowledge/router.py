@@ -74,9 +74,16 @@ async def search(
         str | None, Query(description="Comma-separated: documents with any of these tags")
     ] = None,
     item_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    lead_only: Annotated[
+        bool, Query(description="Only each document's first chunk: rank documents by their subject")
+    ] = False,
 ) -> SearchResult:
     """Ranked chunks with their fused score and the rank and score each ranking gave them."""
-    filters = SearchFilters(tags=_tags(tags) or None, item_ids=item_id) if (tags or item_id) else None
+    filters = (
+        SearchFilters(tags=_tags(tags) or None, item_ids=item_id, lead_only=lead_only)
+        if (tags or item_id or lead_only)
+        else None
+    )
     return await run_in_threadpool(
         lambda: retrieval_service.search(
             container=container,

@@ -99,6 +99,11 @@ class SearchFilters(BaseModel):
     item_ids: list[uuid.UUID] | None = None
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
+    lead_only: bool = Field(
+        default=False,
+        description="Only each document's first chunk (title and opening): finds documents by what "
+        "they are about rather than by a passage deep inside",
+    )
 
 
 class SearchHit(BaseModel):

@@ -10,6 +10,7 @@ version only.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -308,9 +309,13 @@ def _after_commit(
     created_at: datetime,
 ) -> None:
     meta = ChunkMeta(str(item_id), frozenset(tags), created_at)
+    lead = dataclasses.replace(meta, lead=True)  # chunk_ids come in chunk order: the first is the lead
     container.knowledge_index.replace(
         remove=old_chunk_ids,
-        add=[IndexEntry(str(c), terms, meta) for c, (_, terms) in zip(chunk_ids, analyses, strict=True)],
+        add=[
+            IndexEntry(str(c), terms, lead if i == 0 else meta)
+            for i, (c, (_, terms)) in enumerate(zip(chunk_ids, analyses, strict=True))
+        ],
     )
     if old_chunk_ids:
         try:

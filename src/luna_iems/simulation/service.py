@@ -189,7 +189,10 @@ def _result(
     )
 
 
-def seed_demo(container: Container, *, days: int = 7, force: bool = False) -> str | None:
+DEMO_DAYS = 28  # four weeks: enough history for the learned forecasts and a backtest
+
+
+def seed_demo(container: Container, *, days: int = DEMO_DAYS, force: bool = False) -> str | None:
     """Demo data for a fresh instance: `days` of the configured meters and prices up to tomorrow.
 
     Without `force`, does nothing (returns None) once any meter or ingest batch exists, so the

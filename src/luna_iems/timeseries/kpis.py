@@ -12,7 +12,6 @@ at each quarter-hour it imports what its meters consume beyond what they produce
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from luna_iems.db.base import to_epoch_us
-from luna_iems.errors import InvalidInputError, NotFoundError
 from luna_iems.timeseries import repository
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import Kpis
@@ -33,7 +31,7 @@ def _ratio(part: float, whole: float) -> float | None:
     return None if whole <= 0 else round(1.0 - part / whole, 6)
 
 
-def _prices_for(
+def prices_per_slot(
     session: Session,
     *,
     slots_us: np.ndarray[Any, Any],
@@ -68,17 +66,8 @@ def compute_kpis(
 ) -> Kpis:
     """KPIs for `meter_id` or for every meter of `site` over [ts_from, ts_to)."""
     timeseries_service.check_range(ts_from, ts_to)
-    if (meter_id is None) == (site is None):
-        raise InvalidInputError("give exactly one of meter_id or site", details={"field": "meter_id"})
-    if meter_id is not None:
-        meter_ids: Sequence[str] = [timeseries_service.get_meter(session=session, meter_id=meter_id).meter_id]
-        scope: dict[str, Any] = {"meter_id": meter_id}
-    else:
-        meters = repository.meters_of_site(session=session, site=site or "")
-        if not meters:
-            raise NotFoundError(f"site {site!r} has no meters", details={"site": site})
-        meter_ids = [m.meter_id for m in meters]
-        scope = {"site": site, "meters": len(meter_ids)}
+    meters, scope = timeseries_service.meters_in_scope(session=session, meter_id=meter_id, site=site)
+    meter_ids = [m.meter_id for m in meters]
     timeseries_service.refresh_rollups(session=session, meter_ids=meter_ids)
     rows = repository.site_energy_15m(session=session, meter_ids=meter_ids, ts_from=ts_from, ts_to=ts_to)
     hours = (ts_to - ts_from).total_seconds() / 3600.0
@@ -96,7 +85,7 @@ def compute_kpis(
     else:
         slots = np.zeros(0, dtype=np.int64)
         consumption = production = imports = exports = np.zeros(0)
-    prices = _prices_for(
+    prices = prices_per_slot(
         session, slots_us=slots, market=market, product=product, ts_from=ts_from, ts_to=ts_to
     )
     priced = np.isfinite(prices)

@@ -65,6 +65,10 @@ def list_meters(
     return rows.all(), total
 
 
+def all_meter_ids(*, session: Session) -> list[str]:
+    return list(session.scalars(select(Meter.meter_id).order_by(Meter.meter_id)).all())
+
+
 def existing_meter_ids(*, session: Session, meter_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(meter_ids), 500):

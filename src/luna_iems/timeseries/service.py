@@ -54,6 +54,24 @@ def get_meter(*, session: Session, meter_id: str) -> Meter:
     return meter
 
 
+def meters_in_scope(
+    *, session: Session, meter_id: str | None, site: str | None
+) -> tuple[list[Meter], dict[str, Any]]:
+    """The meters a question is about: one meter, or every meter of a site, and a scope description.
+
+    Raises InvalidInputError unless exactly one of `meter_id` and `site` is given, NotFoundError for
+    an unknown meter or a site without meters.
+    """
+    if (meter_id is None) == (site is None):
+        raise InvalidInputError("give exactly one of meter_id or site", details={"field": "meter_id"})
+    if meter_id is not None:
+        return [get_meter(session=session, meter_id=meter_id)], {"meter_id": meter_id}
+    meters = repository.meters_of_site(session=session, site=site or "")
+    if not meters:
+        raise NotFoundError(f"site {site!r} has no meters", details={"site": site})
+    return list(meters), {"site": site, "meters": len(meters)}
+
+
 def create_meter(*, session: Session, meter_in: MeterCreate) -> MeterRead:
     from luna_iems.errors import ConflictError
 

@@ -1,0 +1,35 @@
+"""Scheduled work of the decisions domain: rule evaluation and anomaly detection."""
+
+from __future__ import annotations
+
+import logging
+
+from luna_iems.bootstrap import Container
+from luna_iems.decisions import alert_service, rule_service
+from luna_iems.scheduler import Scheduler
+
+log = logging.getLogger("luna_iems.decisions.jobs")
+
+
+def evaluate_rules(container: Container) -> int:
+    """Evaluate every enabled rule on the latest complete quarter-hour; returns the firings."""
+    with container.session_factory() as session:
+        fired = rule_service.evaluate_due(session=session, settings=container.settings)
+    if fired:
+        log.info("rules fired", extra={"firings": fired})
+    return fired
+
+
+def detect_anomalies(container: Container) -> int:
+    """Detect anomalies of every meter over the last ANOMALY_WINDOW_H; returns the new alerts."""
+    with container.session_factory() as session:
+        new = alert_service.detect_recent(session=session, settings=container.settings)
+    if new:
+        log.info("anomalies detected", extra={"new_alerts": new})
+    return new
+
+
+def register(scheduler: Scheduler, container: Container) -> None:
+    settings = container.settings
+    scheduler.every("decisions.rules", settings.rules_interval_s, lambda: evaluate_rules(container))
+    scheduler.every("decisions.anomalies", settings.anomaly_interval_s, lambda: detect_anomalies(container))

@@ -1,0 +1,332 @@
+"""`POST /optimize/schedule`: build an optimiser problem from the request (explicit arrays, or forecasts
+and stored prices), solve it, and explain infeasibility in words and numbers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from luna_iems.decisions import forecast_service, forecasting, optimizer
+from luna_iems.decisions import history as history_module
+from luna_iems.decisions.schemas import (
+    BatteryIn,
+    BatteryStep,
+    DeferrableLoadIn,
+    ExplicitInputs,
+    OptimizeRequest,
+    ScheduleRead,
+    ScheduleStep,
+    StoredInputs,
+    resolution_minutes,
+)
+from luna_iems.errors import BackendUnavailableError, InvalidInputError
+from luna_iems.settings import Settings
+
+FloatArray = history_module.FloatArray
+
+
+@dataclass
+class Inputs:
+    """Per-step inputs of one optimisation, with where they came from."""
+
+    start: datetime
+    step_minutes: int
+    load_kw: FloatArray
+    pv_kw: FloatArray
+    import_price_eur_kwh: FloatArray
+    export_price_eur_kwh: FloatArray
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.load_kw.size)
+
+
+def next_step(now: datetime, step_minutes: int) -> datetime:
+    return history_module.floor_to_step(now, step_minutes) + timedelta(minutes=step_minutes)
+
+
+def explicit_inputs(body: ExplicitInputs, *, start: datetime, step_minutes: int) -> Inputs:
+    """Arrays as given; raises InvalidInputError naming the array whose length differs or the horizon."""
+    n = len(body.load_kw)
+    if n * step_minutes > 72 * 60:
+        raise InvalidInputError(
+            f"inputs.load_kw: {n} steps of {step_minutes} min exceed the 72 h horizon limit",
+            details={"field": "inputs.load_kw", "steps": n, "max_steps": 72 * 60 // step_minutes},
+        )
+    arrays = {
+        "load_kw": body.load_kw,
+        "pv_kw": body.pv_kw if body.pv_kw is not None else [0.0] * n,
+        "import_price_eur_kwh": body.import_price_eur_kwh,
+        "export_price_eur_kwh": body.export_price_eur_kwh
+        if body.export_price_eur_kwh is not None
+        else [0.0] * n,
+    }
+    for name, values in arrays.items():
+        if len(values) != n:
+            raise InvalidInputError(
+                f"inputs.{name} has {len(values)} values, inputs.load_kw has {n}: give one value per step",
+                details={"field": f"inputs.{name}", "expected": n, "got": len(values)},
+            )
+        if not all(math.isfinite(v) for v in values):
+            raise InvalidInputError(
+                f"inputs.{name} contains a value that is not a finite number",
+                details={"field": f"inputs.{name}"},
+            )
+    return Inputs(
+        start=start,
+        step_minutes=step_minutes,
+        load_kw=np.asarray(arrays["load_kw"], dtype=np.float64),
+        pv_kw=np.asarray(arrays["pv_kw"], dtype=np.float64),
+        import_price_eur_kwh=np.asarray(arrays["import_price_eur_kwh"], dtype=np.float64),
+        export_price_eur_kwh=np.asarray(arrays["export_price_eur_kwh"], dtype=np.float64),
+        notes=["inputs: explicit arrays"],
+    )
+
+
+def _forecast_values(
+    *,
+    session: Session,
+    settings: Settings,
+    stored: StoredInputs,
+    target: forecasting.Target,
+    start: datetime,
+    steps: int,
+    step_minutes: int,
+    notes: list[str],
+) -> FloatArray:
+    history = forecast_service.load_history(
+        session=session,
+        settings=settings,
+        target=target,
+        meter_id=None if target == "price" else stored.meter_id,
+        site=None if target == "price" else stored.site,
+        market=stored.market,
+        product=stored.product,
+        ts_to=start,
+        days=settings.forecast_history_days,
+        step_minutes=step_minutes,
+    )
+    if target == "pv" and not np.nan_to_num(history.series.values).any():
+        notes.append("pv_kw: no PV production in the stored history, assumed 0")
+        return np.zeros(steps)
+    if not np.isfinite(history.series.values).any():
+        raise InvalidInputError(
+            f"stored: no {target} history before {start.isoformat()} to forecast from; "
+            "ingest readings and prices first, or give explicit `inputs`",
+            details={"field": "stored", "target": target},
+        )
+    try:
+        result = forecasting.forecast(
+            history.series,
+            target=target,
+            horizon_steps=steps,
+            timezone=history.timezone,
+            lat=history.lat,
+            lon=history.lon,
+        )
+    except ValueError as exc:
+        raise InvalidInputError(f"stored: {target} forecast: {exc}", details={"field": "stored"}) from exc
+    notes.append(
+        f"{target}: forecast by {result.model} from {int(np.isfinite(history.series.values).sum())} steps"
+    )
+    return result.values
+
+
+def stored_inputs(
+    *,
+    session: Session,
+    settings: Settings,
+    stored: StoredInputs,
+    start: datetime,
+    horizon_h: int,
+    step_minutes: int,
+) -> Inputs:
+    """Load and PV forecasts, spot prices (stored where available, forecast for the rest) as a tariff."""
+    steps = horizon_h * 60 // step_minutes
+    notes: list[str] = ["inputs: forecasts and stored prices"]
+    common: dict[str, Any] = {
+        "session": session,
+        "settings": settings,
+        "stored": stored,
+        "start": start,
+        "steps": steps,
+        "step_minutes": step_minutes,
+        "notes": notes,
+    }
+    load = _forecast_values(target="load", **common)
+    pv = _forecast_values(target="pv", **common)
+    spot = history_module.load_prices(
+        session=session,
+        market=stored.market or settings.default_market,
+        product=stored.product or settings.default_product,
+        ts_from=start,
+        ts_to=start + timedelta(hours=horizon_h),
+        step_minutes=step_minutes,
+    )
+    missing = ~np.isfinite(spot)
+    if missing.any():
+        spot = np.where(missing, _forecast_values(target="price", **common), spot)
+        notes.append(f"price: {int(missing.sum())} of {steps} steps forecast, the rest stored")
+    else:
+        notes.append("price: all steps stored")
+    markup = (
+        settings.import_markup_eur_kwh
+        if stored.import_markup_eur_kwh is None
+        else stored.import_markup_eur_kwh
+    )
+    feed_in = (
+        settings.export_tariff_eur_kwh
+        if stored.export_tariff_eur_kwh is None
+        else stored.export_tariff_eur_kwh
+    )
+    spot_kwh = spot / 1000.0
+    return Inputs(
+        start=start,
+        step_minutes=step_minutes,
+        load_kw=load,
+        pv_kw=pv,
+        import_price_eur_kwh=spot_kwh + markup,
+        export_price_eur_kwh=spot_kwh if feed_in is None else np.full(steps, feed_in),
+        notes=notes,
+    )
+
+
+def battery(spec: BatteryIn) -> optimizer.Battery:
+    return optimizer.Battery(**spec.model_dump())
+
+
+def _step_index(instant: datetime | None, *, inputs: Inputs, default: int, name: str, what: str) -> int:
+    if instant is None:
+        return default
+    offset = (instant.astimezone(UTC) - inputs.start).total_seconds() / 60 / inputs.step_minutes
+    index = math.ceil(offset - 1e-9) if what == "window_start" else math.floor(offset + 1e-9)
+    if not 0 <= index <= len(inputs):
+        end = inputs.start + timedelta(minutes=inputs.step_minutes * len(inputs))
+        raise InvalidInputError(
+            f"deferrable_loads[{name}].{what} {instant.isoformat()} is outside the horizon "
+            f"{inputs.start.isoformat()} .. {end.isoformat()}",
+            details={"field": f"deferrable_loads.{what}", "load": name},
+        )
+    return index
+
+
+def deferrable(spec: DeferrableLoadIn, inputs: Inputs) -> optimizer.DeferrableLoad:
+    """The load with its window as step indices (start rounded up, end rounded down to whole steps)."""
+    earliest = _step_index(spec.window_start, inputs=inputs, default=0, name=spec.name, what="window_start")
+    latest = _step_index(
+        spec.window_end, inputs=inputs, default=len(inputs), name=spec.name, what="window_end"
+    )
+    return optimizer.DeferrableLoad(
+        name=spec.name,
+        power_kw=spec.power_kw,
+        energy_kwh=spec.energy_kwh,
+        earliest_step=earliest,
+        latest_step=latest,
+        min_run_steps=max(1, math.ceil(spec.min_run_minutes / inputs.step_minutes)),
+        on_off=spec.on_off,
+    )
+
+
+def build_problem(request: OptimizeRequest, inputs: Inputs, settings: Settings) -> optimizer.Problem:
+    try:
+        return optimizer.Problem(
+            step_h=inputs.step_minutes / 60,
+            load_kw=tuple(float(v) for v in inputs.load_kw),
+            pv_kw=tuple(float(v) for v in inputs.pv_kw),
+            import_price_eur_kwh=tuple(float(v) for v in inputs.import_price_eur_kwh),
+            export_price_eur_kwh=tuple(float(v) for v in inputs.export_price_eur_kwh),
+            batteries=tuple(battery(b) for b in request.batteries),
+            deferrable_loads=tuple(deferrable(d, inputs) for d in request.deferrable_loads),
+            grid_import_max_kw=request.grid_import_max_kw,
+            grid_export_max_kw=request.grid_export_max_kw,
+            curtailment_allowed=request.curtailment_allowed,
+            objective=request.objective,
+            peak_charge_eur_kw=request.peak_charge_eur_kw,
+            time_limit_s=settings.optimizer_time_limit_s,
+        )
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), details={"field": "problem"}) from exc
+
+
+def solve(problem: optimizer.Problem) -> optimizer.Schedule:
+    """Solve, or raise InvalidInputError (422) listing every conflict the diagnosis found."""
+    try:
+        return optimizer.solve(problem)
+    except optimizer.SolverError as exc:
+        raise BackendUnavailableError("optimizer", f"HiGHS found no schedule: {exc}") from exc
+    except optimizer.InfeasibleProblemError as exc:
+        conflicts = [
+            {"constraint": c.constraint, "message": c.message, "numbers": dict(c.numbers)}
+            for c in exc.conflicts
+        ]
+        summary = "; ".join(c.message for c in exc.conflicts) or str(exc)
+        raise InvalidInputError(
+            f"the schedule is infeasible: {summary}", details={"conflicts": conflicts}
+        ) from exc
+
+
+def optimize(
+    *, session: Session, settings: Settings, request: OptimizeRequest, now: datetime | None = None
+) -> ScheduleRead:
+    """Schedule batteries, deferrable loads, grid and curtailment; see `optimizer` for the model."""
+    step = resolution_minutes(request.resolution)
+    start = (
+        history_module.floor_to_step(request.start, step)
+        if request.start
+        else next_step(now or datetime.now(UTC), step)
+    )
+    if request.inputs is not None:
+        inputs = explicit_inputs(request.inputs, start=start, step_minutes=step)
+    else:
+        # The schema guarantees both.
+        assert request.stored is not None
+        assert request.horizon_h is not None
+        inputs = stored_inputs(
+            session=session,
+            settings=settings,
+            stored=request.stored,
+            start=start,
+            horizon_h=request.horizon_h,
+            step_minutes=step,
+        )
+    schedule = solve(build_problem(request, inputs, settings))
+    return schedule_read(request, inputs, schedule)
+
+
+def schedule_read(request: OptimizeRequest, inputs: Inputs, schedule: optimizer.Schedule) -> ScheduleRead:
+    step = timedelta(minutes=inputs.step_minutes)
+    steps = [
+        ScheduleStep(
+            ts=inputs.start + i * step,
+            load_kw=round(float(inputs.load_kw[i]), 4),
+            pv_kw=round(float(inputs.pv_kw[i]), 4),
+            import_price_eur_kwh=round(float(inputs.import_price_eur_kwh[i]), 6),
+            export_price_eur_kwh=round(float(inputs.export_price_eur_kwh[i]), 6),
+            grid_kw=round(schedule.grid_kw[i], 4),
+            curtailment_kw=round(schedule.curtailment_kw[i], 4),
+            batteries={
+                b.name: BatteryStep(power_kw=round(b.power_kw[i], 4), soc_pct=round(b.soc_pct[i], 3))
+                for b in schedule.batteries
+            },
+            deferrable_kw={name: round(values[i], 4) for name, values in schedule.deferrable_kw.items()},
+        )
+        for i in range(len(inputs))
+    ]
+    return ScheduleRead(
+        status=schedule.status,
+        objective=request.objective,
+        inputs="explicit" if request.inputs is not None else "stored",
+        resolution=request.resolution,
+        solve_time_s=round(schedule.solve_time_s, 4),
+        total_cost_eur=round(schedule.total_cost_eur, 4),
+        baseline_cost_eur=round(schedule.baseline_cost_eur, 4),
+        savings_eur=round(schedule.savings_eur, 4),
+        peak_import_kw=round(schedule.peak_import_kw, 4),
+        notes=inputs.notes,
+        steps=steps,
+    )

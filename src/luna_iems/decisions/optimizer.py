@@ -1,0 +1,871 @@
+"""Battery and flexible-load optimiser: a pure function from a `Problem` to a `Schedule`.
+
+No database, no HTTP, no clock: the caller passes forecasts and prices, `solve` returns the schedule.
+
+Units and signs (DESIGN.md, "Domain conventions"): power in kW as the mean over a step, energy in kWh,
+prices in EUR/kWh, `step_h` in hours. Grid power + = import, - = export; battery power + = discharge,
+- = charge. Battery charge/discharge powers in results are on the AC (grid) side.
+
+The model is a mixed-integer linear programme solved by HiGHS (`scipy.optimize.milp`). Per step t:
+
+- energy balance: pv - curtailment + import + Σ discharge_ac - Σ charge_ac - export - load
+  - Σ deferrable = 0;
+- battery: charge_ac ≤ charge_max_kw / η_c and discharge_ac ≤ discharge_max_kw · η_d (the limits are on
+  the storage side), soc[t] = soc[t-1] + (η_c · charge_ac - discharge_ac / η_d) · step_h within
+  [soc_min, soc_max], final SOC ≥ soc_final as a constraint; a binary per battery and step forbids
+  charging and discharging at once, and a binary per step forbids importing and exporting at once
+  (without them an LP "burns" energy when prices are negative);
+- `grid_charging=False`: whenever the battery is in charge mode, the charge of all such batteries is
+  at most the PV surplus pv - curtailment - load - Σ deferrable (so it never comes from the grid nor
+  from another battery);
+- `grid_discharge=False`: the battery may discharge only in steps without export, so none of its energy
+  reaches the grid, neither directly nor by covering the load while the PV it frees is exported (the
+  weaker rule export ≤ pv - curtailment would allow that);
+- deferrable loads: zero outside [earliest_step, latest_step), total energy exactly `energy_kwh`;
+  on/off loads run at exactly `power_kw` or 0, and once started they run ≥ `min_run_steps` steps
+  (start binaries, standard minimum-up-time rows). A load may run several times in its window.
+
+Objectives: "cost" minimises energy cost + peak charge + degradation; "self_consumption" first
+minimises grid import energy, then the cost with the import energy held at its optimum; "peak" first
+minimises the highest import, then the cost (both lexicographic: two solves). After the MIP, the
+binaries are fixed and the LP re-solved ("polish"), so that the solver's integrality tolerance cannot
+leak a little charge into a discharge step.
+
+Raises `ValueError` for invalid input (naming the field and value), `InfeasibleProblemError` (with
+`.conflicts`) when no schedule exists, `SolverError` when HiGHS fails or finds no schedule in time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from luna_iems.decisions import diagnosis
+from luna_iems.decisions.diagnosis import Conflict, InfeasibleProblemError
+
+__all__ = [
+    "Battery",
+    "BatterySchedule",
+    "Conflict",
+    "DeferrableLoad",
+    "InfeasibleProblemError",
+    "Problem",
+    "Schedule",
+    "SolverError",
+    "baseline_cost_eur",
+    "solve",
+]
+
+FloatArray: TypeAlias = npt.NDArray[np.float64]
+IntArray: TypeAlias = npt.NDArray[np.intp]
+Objective: TypeAlias = Literal["cost", "self_consumption", "peak"]
+
+STEP_HOURS = (0.25, 0.5, 1.0)
+MAX_HORIZON_H = 72.0
+MIP_REL_GAP = 1e-6  # HiGHS' default 1e-4 leaves up to 0.01 % on the table; these models close fast
+CURTAILMENT_TIE_BREAK_EUR_KWH = 1e-6  # at a zero export price, export rather than curtail
+LEXICOGRAPHIC_SLACK = 1e-9  # stage 2 may exceed the primary optimum by this (relative, at least 1)
+ZERO = 1e-9  # |value| below this is printed as 0 (HiGHS' feasibility tolerance is 1e-7)
+
+
+class SolverError(RuntimeError):
+    """HiGHS stopped without a schedule (time limit before a first feasible schedule, or an error)."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Battery:
+    """A stationary battery. Powers in kW on the storage side, energy in kWh, SOC in % of capacity.
+
+    `soc_final_pct` is a constraint (final SOC ≥ it), not a penalty; None leaves it free.
+    `grid_charging=False`: charge only from PV surplus. `grid_discharge=False`: never export its energy.
+    `degradation_eur_kwh` is charged per kWh of storage-side throughput (charge + discharge).
+    Raises ValueError naming the field for a non-positive capacity, a negative power, an efficiency
+    outside (0, 1], SOC limits outside 0..100 or out of order, an initial SOC outside the limits.
+    """
+
+    name: str
+    capacity_kwh: float
+    charge_max_kw: float
+    discharge_max_kw: float
+    charge_efficiency: float = 0.95
+    discharge_efficiency: float = 0.95
+    soc_min_pct: float = 10.0
+    soc_max_pct: float = 100.0
+    soc_initial_pct: float = 50.0
+    soc_final_pct: float | None = None
+    grid_charging: bool = True
+    grid_discharge: bool = True
+    degradation_eur_kwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        who = f"Battery {self.name!r}"
+        _check(bool(self.name), "Battery.name must not be empty")
+        _check(
+            math.isfinite(self.capacity_kwh) and self.capacity_kwh > 0,
+            f"{who}: capacity_kwh={self.capacity_kwh} must be finite and > 0",
+        )
+        for name in ("charge_max_kw", "discharge_max_kw", "degradation_eur_kwh"):
+            value = getattr(self, name)
+            _check(math.isfinite(value) and value >= 0, f"{who}: {name}={value} must be finite and >= 0")
+        for name in ("charge_efficiency", "discharge_efficiency"):
+            value = getattr(self, name)
+            _check(0 < value <= 1, f"{who}: {name}={value} is outside (0, 1]")
+        _check(
+            0 <= self.soc_min_pct <= self.soc_max_pct <= 100,
+            f"{who}: need 0 <= soc_min_pct <= soc_max_pct <= 100, got soc_min_pct={self.soc_min_pct}, "
+            f"soc_max_pct={self.soc_max_pct}",
+        )
+        _check(
+            self.soc_min_pct <= self.soc_initial_pct <= self.soc_max_pct,
+            f"{who}: soc_initial_pct={self.soc_initial_pct} is outside "
+            f"[soc_min_pct={self.soc_min_pct}, soc_max_pct={self.soc_max_pct}]",
+        )
+        if self.soc_final_pct is not None:
+            _check(
+                0 <= self.soc_final_pct <= self.soc_max_pct,
+                f"{who}: soc_final_pct={self.soc_final_pct} is outside [0, soc_max_pct={self.soc_max_pct}]",
+            )
+
+    @property
+    def soc_min_kwh(self) -> float:
+        return self.capacity_kwh * self.soc_min_pct / 100
+
+    @property
+    def soc_max_kwh(self) -> float:
+        return self.capacity_kwh * self.soc_max_pct / 100
+
+    @property
+    def soc_initial_kwh(self) -> float:
+        return self.capacity_kwh * self.soc_initial_pct / 100
+
+    @property
+    def soc_final_kwh(self) -> float | None:
+        """Least final energy (kWh), never below the SOC floor; None when the final SOC is free."""
+        if self.soc_final_pct is None:
+            return None
+        return max(self.soc_min_kwh, self.capacity_kwh * self.soc_final_pct / 100)
+
+    @property
+    def charge_ac_max_kw(self) -> float:
+        """AC-side charge limit: the storage-side limit divided by the charge efficiency."""
+        return self.charge_max_kw / self.charge_efficiency
+
+    @property
+    def discharge_ac_max_kw(self) -> float:
+        """AC-side discharge limit: the storage-side limit times the discharge efficiency."""
+        return self.discharge_max_kw * self.discharge_efficiency
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeferrableLoad:
+    """A flexible consumer that must receive `energy_kwh` inside steps [earliest_step, latest_step).
+
+    `on_off=True`: draws exactly `power_kw` or 0 in each step, and `energy_kwh` must be a whole number
+    of steps at full power (checked by `Problem`, within 1e-6 kWh; no rounding); once on, it stays on
+    at least `min_run_steps` steps. `on_off=False`: any power in 0..power_kw (then `min_run_steps`
+    must be 1). Raises ValueError naming the field.
+    """
+
+    name: str
+    power_kw: float
+    energy_kwh: float
+    earliest_step: int
+    latest_step: int
+    min_run_steps: int = 1
+    on_off: bool = True
+
+    def __post_init__(self) -> None:
+        who = f"DeferrableLoad {self.name!r}"
+        _check(bool(self.name), "DeferrableLoad.name must not be empty")
+        _check(
+            self.power_kw > 0 and math.isfinite(self.power_kw), f"{who}: power_kw={self.power_kw} must be > 0"
+        )
+        _check(
+            self.energy_kwh >= 0 and math.isfinite(self.energy_kwh),
+            f"{who}: energy_kwh={self.energy_kwh} must be >= 0",
+        )
+        _check(self.earliest_step >= 0, f"{who}: earliest_step={self.earliest_step} must be >= 0")
+        _check(
+            self.latest_step > self.earliest_step,
+            f"{who}: latest_step={self.latest_step} must be > earliest_step={self.earliest_step} "
+            f"(latest_step is exclusive)",
+        )
+        _check(self.min_run_steps >= 1, f"{who}: min_run_steps={self.min_run_steps} must be >= 1")
+        _check(
+            self.on_off or self.min_run_steps == 1,
+            f"{who}: min_run_steps={self.min_run_steps} needs on_off=True (a continuous load has no "
+            f"on state to hold)",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """One optimisation: forecasts and prices per step (kW, EUR/kWh) and the flexible assets.
+
+    Series may be sequences or NumPy arrays; they are stored as tuples of floats. Export prices may be
+    negative (exporting costs money). `peak_charge_eur_kw` is charged on the highest import over the
+    horizon (objectives "cost" and "peak"). Raises ValueError naming the field and the bad value.
+    """
+
+    step_h: float
+    load_kw: Sequence[float] | FloatArray
+    pv_kw: Sequence[float] | FloatArray
+    import_price_eur_kwh: Sequence[float] | FloatArray
+    export_price_eur_kwh: Sequence[float] | FloatArray
+    batteries: tuple[Battery, ...] = ()
+    deferrable_loads: tuple[DeferrableLoad, ...] = ()
+    grid_import_max_kw: float | None = None
+    grid_export_max_kw: float | None = None
+    curtailment_allowed: bool = True
+    objective: Objective = "cost"
+    peak_charge_eur_kw: float = 0.0
+    time_limit_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        _check(self.step_h in STEP_HOURS, f"Problem.step_h={self.step_h} is not one of {STEP_HOURS}")
+        for name in ("load_kw", "pv_kw", "import_price_eur_kwh", "export_price_eur_kwh"):
+            object.__setattr__(self, name, _series(name, getattr(self, name)))
+        object.__setattr__(self, "batteries", tuple(self.batteries))
+        object.__setattr__(self, "deferrable_loads", tuple(self.deferrable_loads))
+        n = len(self.load_kw)
+        _check(n >= 1, "Problem.load_kw is empty: the horizon needs at least one step")
+        for name in ("pv_kw", "import_price_eur_kwh", "export_price_eur_kwh"):
+            length = len(getattr(self, name))
+            _check(length == n, f"Problem.{name} has {length} values but load_kw has {n}: one per step")
+        _check(
+            n * self.step_h <= MAX_HORIZON_H,
+            f"Problem: horizon {n} steps x {self.step_h} h = {n * self.step_h} h exceeds {MAX_HORIZON_H:g} h",
+        )
+        _check(min(self.load_kw) >= 0, f"Problem.load_kw has a negative value {min(self.load_kw)}")
+        _check(min(self.pv_kw) >= 0, f"Problem.pv_kw has a negative value {min(self.pv_kw)}")
+        for name in ("grid_import_max_kw", "grid_export_max_kw"):
+            value = getattr(self, name)
+            _check(value is None or (0 <= value < math.inf), f"Problem.{name}={value} must be None or >= 0")
+        _check(
+            self.peak_charge_eur_kw >= 0, f"Problem.peak_charge_eur_kw={self.peak_charge_eur_kw} must be >= 0"
+        )
+        _check(self.time_limit_s > 0, f"Problem.time_limit_s={self.time_limit_s} must be > 0")
+        _check(
+            self.objective in ("cost", "self_consumption", "peak"),
+            f"Problem.objective={self.objective!r} is not 'cost', 'self_consumption' or 'peak'",
+        )
+        self._check_assets(n)
+
+    def _check_assets(self, n: int) -> None:
+        for kind, names in (
+            ("batteries", [b.name for b in self.batteries]),
+            ("deferrable_loads", [d.name for d in self.deferrable_loads]),
+        ):
+            duplicates = sorted({x for x in names if names.count(x) > 1})
+            _check(not duplicates, f"Problem.{kind}: duplicate name(s) {duplicates}")
+        for load in self.deferrable_loads:
+            who = f"Problem.deferrable_loads {load.name!r}"
+            _check(
+                load.latest_step <= n,
+                f"{who}: latest_step={load.latest_step} is outside the horizon of {n} steps",
+            )
+            if load.on_off:
+                steps = load.energy_kwh / (load.power_kw * self.step_h)
+                _check(
+                    abs(steps - round(steps)) * load.power_kw * self.step_h <= 1e-6,
+                    f"{who}: energy_kwh={load.energy_kwh} is not a whole number of steps at "
+                    f"power_kw={load.power_kw} x step_h={self.step_h} h ({steps:.4g} steps); on/off "
+                    f"loads need a multiple of {load.power_kw * self.step_h:g} kWh",
+                )
+
+    @property
+    def steps(self) -> int:
+        """Number of steps in the horizon."""
+        return len(self.load_kw)
+
+
+def _series(name: str, values: Sequence[float] | FloatArray) -> tuple[float, ...]:
+    array = np.asarray(values, dtype=np.float64)
+    _check(array.ndim == 1, f"Problem.{name} must be one-dimensional, got shape {array.shape}")
+    bad = np.flatnonzero(~np.isfinite(array))
+    _check(bad.size == 0, f"Problem.{name} has a non-finite value at step {bad[0] if bad.size else -1}")
+    return tuple(array.tolist())
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatterySchedule:
+    """One battery's plan per step: AC-side charge and discharge (kW, ≥ 0), power_kw = discharge -
+    charge (+ = discharge), and the state of charge at the END of each step (kWh and %)."""
+
+    name: str
+    charge_kw: tuple[float, ...]
+    discharge_kw: tuple[float, ...]
+    power_kw: tuple[float, ...]
+    soc_kwh: tuple[float, ...]
+    soc_pct: tuple[float, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
+    """The optimised plan. Powers in kW per step; grid_kw = import - export (+ = import).
+
+    status: "optimal", or "time_limit" (feasible, not proven optimal). total_cost_eur = Σ (import x
+    import price - export x export price) x step_h + peak charge x peak import + degradation x storage
+    throughput. baseline_cost_eur: see `baseline_cost_eur`. objective_value is the primary objective:
+    EUR for "cost", kWh imported for "self_consumption", kW peak import for "peak".
+    """
+
+    status: str
+    objective: str
+    grid_import_kw: tuple[float, ...]
+    grid_export_kw: tuple[float, ...]
+    grid_kw: tuple[float, ...]
+    curtailment_kw: tuple[float, ...]
+    batteries: tuple[BatterySchedule, ...]
+    deferrable_kw: dict[str, tuple[float, ...]]
+    total_cost_eur: float
+    baseline_cost_eur: float
+    savings_eur: float
+    peak_import_kw: float
+    objective_value: float
+    solve_time_s: float
+    mip_gap: float | None
+
+
+# --- model building -------------------------------------------------------------------------------
+
+
+class _Lp:
+    """A sparse MILP under construction: variables in blocks, constraint rows as COO triplets."""
+
+    def __init__(self) -> None:
+        self.n_vars = 0
+        self.n_rows = 0
+        self._lb: list[FloatArray] = []
+        self._ub: list[FloatArray] = []
+        self._integer: list[FloatArray] = []
+        self._rows: list[IntArray] = []
+        self._cols: list[IntArray] = []
+        self._vals: list[FloatArray] = []
+        self._row_lb: list[FloatArray] = []
+        self._row_ub: list[FloatArray] = []
+
+    def var(
+        self, size: int, *, lb: float | FloatArray, ub: float | FloatArray, binary: bool = False
+    ) -> IntArray:
+        """`size` new variables with bounds (scalars or one per variable); their indices."""
+        self._lb.append(np.broadcast_to(np.asarray(lb, dtype=np.float64), (size,)).copy())
+        self._ub.append(np.broadcast_to(np.asarray(ub, dtype=np.float64), (size,)).copy())
+        self._integer.append(np.full(size, 1.0 if binary else 0.0))
+        index = np.arange(self.n_vars, self.n_vars + size, dtype=np.intp)
+        self.n_vars += size
+        return index
+
+    def entries(
+        self, rows: IntArray, cols: IntArray, vals: FloatArray, *, lb: FloatArray, ub: FloatArray
+    ) -> None:
+        """Add len(lb) rows; `rows` are row numbers local to this block (0..len(lb)-1)."""
+        self._rows.append(rows + self.n_rows)
+        self._cols.append(cols)
+        self._vals.append(vals)
+        self._row_lb.append(lb)
+        self._row_ub.append(ub)
+        self.n_rows += lb.size
+
+    def rows(
+        self,
+        terms: Sequence[tuple[IntArray, float | FloatArray]],
+        *,
+        lb: float | FloatArray,
+        ub: float | FloatArray,
+    ) -> None:
+        """Row i = Σ over terms of coef[i] · x[idx[i]], for i in range(len(idx)); lb ≤ row ≤ ub."""
+        m = terms[0][0].size
+        local = np.arange(m, dtype=np.intp)
+        rows = np.concatenate([local for _ in terms])
+        cols = np.concatenate([idx for idx, _ in terms])
+        vals = np.concatenate([np.broadcast_to(np.asarray(c, dtype=np.float64), (m,)) for _, c in terms])
+        self.entries(rows, cols, vals, lb=_full(lb, m), ub=_full(ub, m))
+
+    def sum_row(self, cols: IntArray, vals: FloatArray, *, lb: float, ub: float) -> None:
+        """One row Σ vals · x[cols] within [lb, ub]."""
+        self.entries(np.zeros(cols.size, dtype=np.intp), cols, vals, lb=_full(lb, 1), ub=_full(ub, 1))
+
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, sparse.csr_array, FloatArray, FloatArray]:
+        """(lb, ub, integrality, A, row_lb, row_ub), ready for `scipy.optimize.milp`."""
+        matrix = sparse.csr_array(
+            (np.concatenate(self._vals), (np.concatenate(self._rows), np.concatenate(self._cols))),
+            shape=(self.n_rows, self.n_vars),
+        )
+        cat = np.concatenate
+        return cat(self._lb), cat(self._ub), cat(self._integer), matrix, cat(self._row_lb), cat(self._row_ub)
+
+
+def _full(value: float | FloatArray, size: int) -> FloatArray:
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (size,)).copy()
+
+
+@dataclass(frozen=True)
+class _BatteryVars:
+    charge: IntArray  # AC side, kW
+    discharge: IntArray  # AC side, kW
+    soc: IntArray  # kWh at the end of each step
+    charging: IntArray  # binary: 1 = may charge, 0 = may discharge
+
+
+@dataclass(frozen=True)
+class _LoadVars:
+    power: IntArray  # deferrable kW = coef · x[power]
+    coef: float  # power_kw for on/off loads (x is the on binary), 1 for continuous loads
+    start: IntArray | None  # start binaries when min_run_steps > 1
+
+
+@dataclass(frozen=True)
+class _Model:
+    lp: _Lp
+    imp: IntArray
+    exp: IntArray
+    curt: IntArray
+    importing: IntArray  # binary: 1 = may import, 0 = may export
+    batteries: tuple[_BatteryVars, ...]
+    loads: tuple[_LoadVars, ...]
+    peak: IntArray  # one variable ≥ every import (empty when unused)
+    peak_export: IntArray  # one variable ≥ every export (diagnosis only)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Model variants for the diagnosis probes."""
+
+    energy_at_most: frozenset[str] = frozenset()  # these loads may deliver less than energy_kwh
+    peak: bool = False
+    peak_export: bool = False
+
+
+def _build(problem: Problem, options: _Options = _Options()) -> _Model:
+    lp = _Lp()
+    n = problem.steps
+    pv, load = np.asarray(problem.pv_kw), np.asarray(problem.load_kw)
+    loads = tuple(
+        _add_load(lp, problem, d, d.name in options.energy_at_most) for d in problem.deferrable_loads
+    )
+    batteries = tuple(_add_battery(lp, problem, b) for b in problem.batteries)
+    flexible_max = sum((_window(d, n) * d.power_kw for d in problem.deferrable_loads), np.zeros(n))
+    charge_max = sum(b.charge_ac_max_kw for b in problem.batteries)
+    discharge_max = sum(b.discharge_ac_max_kw for b in problem.batteries)
+    # Tight big-M: the most import (or export) any schedule can need; curtailing PV to import more pays
+    # at negative import prices, hence + pv in the import bound.
+    imp_ub = load + flexible_max + charge_max + pv
+    exp_ub = pv + discharge_max
+    if problem.grid_import_max_kw is not None:
+        imp_ub = np.minimum(imp_ub, problem.grid_import_max_kw)
+    if problem.grid_export_max_kw is not None:
+        exp_ub = np.minimum(exp_ub, problem.grid_export_max_kw)
+    imp = lp.var(n, lb=0.0, ub=imp_ub)
+    exp = lp.var(n, lb=0.0, ub=exp_ub)
+    curt = lp.var(n, lb=0.0, ub=pv if problem.curtailment_allowed else 0.0)
+    importing = lp.var(n, lb=0.0, ub=1.0, binary=True)
+    lp.rows([(imp, 1.0), (importing, -imp_ub)], lb=-np.inf, ub=0.0)
+    lp.rows([(exp, 1.0), (importing, exp_ub)], lb=-np.inf, ub=exp_ub)
+    peak = lp.var(1 if options.peak or _needs_peak(problem) else 0, lb=0.0, ub=np.inf)
+    if peak.size:
+        lp.rows([(imp, 1.0), (np.repeat(peak, n), -1.0)], lb=-np.inf, ub=0.0)
+    peak_export = lp.var(1 if options.peak_export else 0, lb=0.0, ub=np.inf)
+    if peak_export.size:
+        lp.rows([(exp, 1.0), (np.repeat(peak_export, n), -1.0)], lb=-np.inf, ub=0.0)
+    model = _Model(lp, imp, exp, curt, importing, batteries, loads, peak, peak_export)
+    _add_balance(problem, model)
+    _add_grid_rules(problem, model, flexible_max)
+    return model
+
+
+def _needs_peak(problem: Problem) -> bool:
+    return problem.objective == "peak" or problem.peak_charge_eur_kw > 0
+
+
+def _window(load: DeferrableLoad, n: int) -> FloatArray:
+    mask = np.zeros(n)
+    mask[load.earliest_step : load.latest_step] = 1.0
+    return mask
+
+
+def _add_battery(lp: _Lp, problem: Problem, battery: Battery) -> _BatteryVars:
+    n, dt = problem.steps, problem.step_h
+    c_max, d_max = battery.charge_ac_max_kw, battery.discharge_ac_max_kw
+    charge = lp.var(n, lb=0.0, ub=c_max)
+    discharge = lp.var(n, lb=0.0, ub=d_max)
+    soc_lb = np.full(n, battery.soc_min_kwh)
+    if battery.soc_final_kwh is not None:
+        soc_lb[-1] = battery.soc_final_kwh
+    soc = lp.var(n, lb=soc_lb, ub=battery.soc_max_kwh)
+    charging = lp.var(n, lb=0.0, ub=1.0, binary=True)
+    lp.rows([(charge, 1.0), (charging, -c_max)], lb=-np.inf, ub=0.0)
+    lp.rows([(discharge, 1.0), (charging, d_max)], lb=-np.inf, ub=d_max)
+    # soc[t] - soc[t-1] - η_c·dt·charge[t] + dt/η_d·discharge[t] = 0, with soc[-1] the initial energy
+    local = np.arange(n, dtype=np.intp)
+    rows = np.concatenate([local, local, local, local[1:]])
+    cols = np.concatenate([soc, charge, discharge, soc[:-1]])
+    vals = np.concatenate(
+        [
+            np.ones(n),
+            np.full(n, -battery.charge_efficiency * dt),
+            np.full(n, dt / battery.discharge_efficiency),
+            -np.ones(n - 1),
+        ]
+    )
+    rhs = np.zeros(n)
+    rhs[0] = battery.soc_initial_kwh
+    lp.entries(rows, cols, vals, lb=rhs, ub=rhs.copy())
+    return _BatteryVars(charge, discharge, soc, charging)
+
+
+def _add_load(lp: _Lp, problem: Problem, load: DeferrableLoad, energy_at_most: bool) -> _LoadVars:
+    n, dt = problem.steps, problem.step_h
+    window = _window(load, n)
+    if not load.on_off:
+        power = lp.var(n, lb=0.0, ub=window * load.power_kw)
+        coef = 1.0
+    else:
+        power = lp.var(n, lb=0.0, ub=window, binary=True)
+        coef = load.power_kw
+    lower = 0.0 if energy_at_most else load.energy_kwh
+    lp.sum_row(power, np.full(n, coef * dt), lb=lower, ub=load.energy_kwh)
+    start = None
+    if load.on_off and load.min_run_steps > 1:
+        start = _add_min_run(lp, power, window, load.min_run_steps)
+    return _LoadVars(power, coef, start)
+
+
+def _add_min_run(lp: _Lp, on: IntArray, window: FloatArray, min_run: int) -> IntArray:
+    """Start binaries and minimum-up-time rows: a start at t keeps the load on through t + min_run - 1.
+
+    start[t] ≥ on[t] - on[t-1]; start[t] ≤ on[t]; start[t] ≤ 1 - on[t-1] (the last two tighten the LP
+    relaxation); Σ_{τ = t-min_run+1..t} start[τ] ≤ on[t]. Starts later than min_run steps before the
+    window's end are fixed to 0: those rows would stop the run at a window end inside the horizon
+    (where `on` is 0), but not at the horizon's end, which has no step after it.
+    """
+    n = on.size
+    last_start = int(np.flatnonzero(window)[-1]) - min_run + 1
+    start_ub = window.copy()
+    start_ub[max(last_start + 1, 0) :] = 0.0
+    start = lp.var(n, lb=0.0, ub=start_ub, binary=True)
+    previous_on = np.concatenate([on[:1], on[:-1]])
+    first = np.zeros(n)
+    first[0] = 1.0  # at t = 0 there is no previous step: the "previous_on" term gets coefficient 0
+    lp.rows([(start, 1.0), (on, -1.0), (previous_on, 1.0 - first)], lb=0.0, ub=np.inf)
+    lp.rows([(start, 1.0), (on, -1.0)], lb=-np.inf, ub=0.0)
+    lp.rows([(start, 1.0), (previous_on, 1.0 - first)], lb=-np.inf, ub=1.0)
+    rows: list[IntArray] = []
+    cols: list[IntArray] = []
+    for lag in range(min_run):
+        t = np.arange(lag, n, dtype=np.intp)
+        rows.append(t)
+        cols.append(start[t - lag])
+    vals = np.ones(sum(r.size for r in rows))
+    local = np.arange(n, dtype=np.intp)
+    lp.entries(
+        np.concatenate([*rows, local]),
+        np.concatenate([*cols, on]),
+        np.concatenate([vals, -np.ones(n)]),
+        lb=np.full(n, -np.inf),
+        ub=np.zeros(n),
+    )
+    return start
+
+
+def _add_balance(problem: Problem, model: _Model) -> None:
+    """imp - exp - curt + Σ discharge - Σ charge - Σ deferrable = load - pv, per step."""
+    terms: list[tuple[IntArray, float | FloatArray]] = [
+        (model.imp, 1.0),
+        (model.exp, -1.0),
+        (model.curt, -1.0),
+    ]
+    for battery in model.batteries:
+        terms += [(battery.discharge, 1.0), (battery.charge, -1.0)]
+    terms += [(load.power, -load.coef) for load in model.loads]
+    rhs = np.asarray(problem.load_kw) - np.asarray(problem.pv_kw)
+    model.lp.rows(terms, lb=rhs, ub=rhs.copy())
+
+
+def _add_grid_rules(problem: Problem, model: _Model, flexible_max: FloatArray) -> None:
+    """`grid_charging=False` and `grid_discharge=False` (see the module docstring)."""
+    pv, load = np.asarray(problem.pv_kw), np.asarray(problem.load_kw)
+    pv_only = [(b, v) for b, v in zip(problem.batteries, model.batteries, strict=True) if not b.grid_charging]
+    if pv_only:
+        # For each such battery b: Σ_pv_only charge + curt + Σ deferrable ≤ pv - load + M·(1 - charging_b),
+        # M the largest the left side minus (pv - load) can be, so the row is void in discharge mode.
+        big_m = load + flexible_max + sum(b.charge_ac_max_kw for b, _ in pv_only)
+        base: list[tuple[IntArray, float | FloatArray]] = [(v.charge, 1.0) for _, v in pv_only]
+        base += [(model.curt, 1.0)] + [(d.power, d.coef) for d in model.loads]
+        for _, variables in pv_only:
+            model.lp.rows([*base, (variables.charging, big_m)], lb=-np.inf, ub=pv - load + big_m)
+    for battery, variables in zip(problem.batteries, model.batteries, strict=True):
+        if not battery.grid_discharge:
+            # discharge only while importing is allowed, i.e. in steps without export
+            cap = battery.discharge_ac_max_kw
+            model.lp.rows([(variables.discharge, 1.0), (model.importing, -cap)], lb=-np.inf, ub=0.0)
+
+
+# --- objectives and solving -----------------------------------------------------------------------
+
+
+def _cost_vector(problem: Problem, model: _Model) -> FloatArray:
+    """EUR per unit of each variable: energy cost, peak charge, degradation, curtailment tie-break."""
+    dt = problem.step_h
+    c = np.zeros(model.lp.n_vars)
+    c[model.imp] = np.asarray(problem.import_price_eur_kwh) * dt
+    c[model.exp] = -np.asarray(problem.export_price_eur_kwh) * dt
+    c[model.curt] = CURTAILMENT_TIE_BREAK_EUR_KWH * dt
+    if model.peak.size:
+        c[model.peak] = problem.peak_charge_eur_kw
+    for battery, variables in zip(problem.batteries, model.batteries, strict=True):
+        # degradation is per kWh of storage-side throughput: η_c·charge_ac in, discharge_ac/η_d out
+        c[variables.charge] = battery.degradation_eur_kwh * battery.charge_efficiency * dt
+        c[variables.discharge] = battery.degradation_eur_kwh / battery.discharge_efficiency * dt
+    return c
+
+
+def _primary_vector(problem: Problem, model: _Model) -> FloatArray | None:
+    """The first-stage objective of the lexicographic objectives; None for "cost"."""
+    c = np.zeros(model.lp.n_vars)
+    if problem.objective == "self_consumption":
+        c[model.imp] = problem.step_h  # kWh imported
+        return c
+    if problem.objective == "peak":
+        c[model.peak] = 1.0  # kW
+        return c
+    return None
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: Literal["optimal", "time_limit", "infeasible"]
+    x: FloatArray | None
+    fun: float
+    mip_gap: float | None
+
+
+def _milp(lp: _Lp, c: FloatArray, *, time_limit_s: float, fixed: FloatArray | None = None) -> _Outcome:
+    """Solve min c·x over `lp`; with `fixed`, the binaries are fixed to it and only the LP is solved.
+
+    Raises SolverError for anything but a schedule, infeasibility or a time limit.
+    """
+    lb, ub, integrality, matrix, row_lb, row_ub = lp.arrays()
+    if fixed is not None:
+        binary = integrality > 0
+        lb[binary] = ub[binary] = np.round(fixed[binary])
+        integrality = np.zeros_like(integrality)
+    result = milp(
+        c,
+        integrality=integrality,
+        bounds=Bounds(lb, ub),
+        constraints=LinearConstraint(matrix, row_lb, row_ub),
+        options={"time_limit": max(time_limit_s, 0.05), "mip_rel_gap": MIP_REL_GAP},
+    )
+    gap = getattr(result, "mip_gap", None)
+    gap = None if gap is None or not math.isfinite(gap) else float(gap)
+    if result.status == 0:
+        return _Outcome("optimal", np.asarray(result.x, dtype=np.float64), float(result.fun), gap)
+    if result.status == 1:
+        x = None if result.x is None else np.asarray(result.x, dtype=np.float64)
+        return _Outcome("time_limit", x, math.nan if x is None else float(result.fun), gap)
+    if result.status == 2:
+        return _Outcome("infeasible", None, math.nan, None)
+    raise SolverError(f"HiGHS failed (status {result.status}): {result.message}")
+
+
+def _optimise(problem: Problem, model: _Model, deadline: float) -> tuple[_Outcome, _Lp]:
+    """The (lexicographic) optimum and the LP it was found in (with the first-stage cap row)."""
+    lp = model.lp
+    primary = _primary_vector(problem, model)
+    cost = _cost_vector(problem, model)
+    if primary is None:
+        return _milp(lp, cost, time_limit_s=deadline - time.perf_counter()), lp
+    first = _milp(lp, primary, time_limit_s=deadline - time.perf_counter())
+    if first.x is None:
+        return first, lp
+    # Stage 2: the cheapest schedule whose primary value is within a hair of the first stage's.
+    cols = np.flatnonzero(primary)
+    cap = first.fun + LEXICOGRAPHIC_SLACK * max(1.0, abs(first.fun))
+    lp.sum_row(cols.astype(np.intp), primary[cols], lb=-np.inf, ub=cap)
+    second = _milp(lp, cost, time_limit_s=deadline - time.perf_counter())
+    if second.x is None:
+        # Out of time in stage 2 (or a numerical refusal of the cap): the first stage's schedule is
+        # still valid and optimal for the primary objective, only the cost tie-break is missing.
+        fallback = second.status if second.status == "time_limit" else first.status
+        return _Outcome(fallback, first.x, first.fun, first.mip_gap), lp
+    both_optimal = first.status == second.status == "optimal"
+    return _Outcome("optimal" if both_optimal else "time_limit", second.x, second.fun, second.mip_gap), lp
+
+
+def _polish(problem: Problem, model: _Model, lp: _Lp, outcome: _Outcome) -> FloatArray:
+    """Re-solve the LP with the binaries fixed, so complementarity holds exactly; the MIP's own
+    schedule if that fails (it cannot in exact arithmetic: the MIP schedule is feasible for it)."""
+    assert outcome.x is not None
+    polished = _milp(lp, _cost_vector(problem, model), time_limit_s=problem.time_limit_s, fixed=outcome.x)
+    return outcome.x if polished.x is None or polished.status != "optimal" else polished.x
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+def _clean(values: FloatArray) -> tuple[float, ...]:
+    return tuple(np.where(np.abs(values) < ZERO, 0.0, values).tolist())
+
+
+def _energy_cost(problem: Problem, imp: FloatArray, exp: FloatArray) -> float:
+    import_price = np.asarray(problem.import_price_eur_kwh)
+    export_price = np.asarray(problem.export_price_eur_kwh)
+    energy = float(np.sum(imp * import_price - exp * export_price) * problem.step_h)
+    return energy + problem.peak_charge_eur_kw * float(imp.max(initial=0.0))
+
+
+def baseline_cost_eur(problem: Problem) -> float:
+    """Cost (EUR) of `problem` without flexibility: no battery; each deferrable load runs as early as
+    possible at full power (from earliest_step, a continuous load's last step partial); PV covers the
+    load first and the surplus is exported; PV is curtailed only where the export limit forces it.
+
+    Grid limits the baseline cannot meet without flexibility are not enforced: an import above
+    `grid_import_max_kw`, or (with curtailment banned) an export above `grid_export_max_kw`, is priced
+    as it is. Includes the peak charge on the baseline's highest import.
+    """
+    n, dt = problem.steps, problem.step_h
+    demand = np.asarray(problem.load_kw, dtype=np.float64).copy()
+    for load in problem.deferrable_loads:
+        remaining = load.energy_kwh
+        for t in range(load.earliest_step, load.latest_step):
+            if remaining <= 1e-12:
+                break
+            power = min(load.power_kw, remaining / dt)
+            demand[t] += power
+            remaining -= power * dt
+    net = demand - np.asarray(problem.pv_kw)
+    imp = np.clip(net, 0.0, None)
+    exp = np.clip(-net, 0.0, None)
+    if problem.grid_export_max_kw is not None and problem.curtailment_allowed:
+        exp = np.minimum(exp, problem.grid_export_max_kw)
+    assert imp.size == n
+    return _energy_cost(problem, imp, exp)
+
+
+def _battery_schedule(
+    problem: Problem, battery: Battery, variables: _BatteryVars, x: FloatArray
+) -> BatterySchedule:
+    charge, discharge, soc = x[variables.charge], x[variables.discharge], x[variables.soc]
+    return BatterySchedule(
+        name=battery.name,
+        charge_kw=_clean(charge),
+        discharge_kw=_clean(discharge),
+        power_kw=_clean(discharge - charge),
+        soc_kwh=_clean(soc),
+        soc_pct=_clean(soc / battery.capacity_kwh * 100),
+    )
+
+
+def _degradation_eur(problem: Problem, model: _Model, x: FloatArray) -> float:
+    total = 0.0
+    for battery, variables in zip(problem.batteries, model.batteries, strict=True):
+        throughput_kwh = float(
+            np.sum(
+                x[variables.charge] * battery.charge_efficiency
+                + x[variables.discharge] / battery.discharge_efficiency
+            )
+            * problem.step_h
+        )
+        total += battery.degradation_eur_kwh * throughput_kwh
+    return total
+
+
+def _schedule(problem: Problem, model: _Model, outcome: _Outcome, x: FloatArray, started: float) -> Schedule:
+    imp, exp = x[model.imp], x[model.exp]
+    total = _energy_cost(problem, imp, exp) + _degradation_eur(problem, model, x)
+    baseline = baseline_cost_eur(problem)
+    peak = float(imp.max(initial=0.0))
+    primary = {"cost": total, "self_consumption": float(imp.sum() * problem.step_h), "peak": peak}
+    return Schedule(
+        status=outcome.status,
+        objective=problem.objective,
+        grid_import_kw=_clean(imp),
+        grid_export_kw=_clean(exp),
+        grid_kw=_clean(imp - exp),
+        curtailment_kw=_clean(x[model.curt]),
+        batteries=tuple(
+            _battery_schedule(problem, b, v, x)
+            for b, v in zip(problem.batteries, model.batteries, strict=True)
+        ),
+        deferrable_kw={
+            d.name: _clean(v.coef * x[v.power])
+            for d, v in zip(problem.deferrable_loads, model.loads, strict=True)
+        },
+        total_cost_eur=total,
+        baseline_cost_eur=baseline,
+        savings_eur=baseline - total,
+        peak_import_kw=peak,
+        objective_value=primary[problem.objective],
+        solve_time_s=time.perf_counter() - started,
+        mip_gap=outcome.mip_gap,
+    )
+
+
+# --- entry points ---------------------------------------------------------------------------------
+
+
+def solve(problem: Problem) -> Schedule:
+    """The optimal schedule for `problem` (see the module docstring for the model and objectives).
+
+    Raises InfeasibleProblemError when no schedule exists: `.conflicts` names the constraint(s) with
+    numbers, from bound checks or, failing those, from re-solving with constraint groups relaxed.
+    Raises SolverError when HiGHS finds no schedule within `problem.time_limit_s` (per solve; the
+    lexicographic objectives share one budget) or fails.
+    """
+    started = time.perf_counter()
+    conflicts = diagnosis.bound_conflicts(problem)
+    if conflicts:
+        raise InfeasibleProblemError(conflicts)
+    model = _build(problem)
+    outcome, lp = _optimise(problem, model, started + problem.time_limit_s)
+    if outcome.status == "infeasible":
+        raise InfeasibleProblemError(diagnosis.relaxation_conflicts(problem, probe=_probe))
+    if outcome.x is None:
+        raise SolverError(
+            f"no feasible schedule found within time_limit_s={problem.time_limit_s}; raise it or shorten "
+            f"the horizon ({problem.steps} steps)"
+        )
+    return _schedule(problem, model, outcome, _polish(problem, model, lp, outcome), started)
+
+
+def _probe(problem: Problem, target: diagnosis.Target) -> float | None:
+    """Optimise a diagnosis target on `problem`: its value (%, kW or kWh), None if infeasible."""
+    options = _Options(
+        energy_at_most=frozenset({target.name}) if target.kind == "max_deferrable_energy" else frozenset(),
+        peak=target.kind == "min_peak_import",
+        peak_export=target.kind == "min_peak_export",
+    )
+    model = _build(problem, options)
+    c = np.zeros(model.lp.n_vars)
+    if target.kind == "max_final_soc":
+        index = [b.name for b in problem.batteries].index(target.name)
+        c[model.batteries[index].soc[-1]] = -1.0
+    elif target.kind == "max_deferrable_energy":
+        index = [d.name for d in problem.deferrable_loads].index(target.name)
+        c[model.loads[index].power] = -model.loads[index].coef * problem.step_h
+    elif target.kind == "min_peak_import":
+        c[model.peak] = 1.0
+    elif target.kind == "min_peak_export":
+        c[model.peak_export] = 1.0
+    elif target.kind == "min_curtailment":
+        c[model.curt] = problem.step_h
+    outcome = _milp(model.lp, c, time_limit_s=problem.time_limit_s)
+    if outcome.x is None:
+        return None
+    if target.kind == "max_final_soc":
+        return -outcome.fun / problem.batteries[index].capacity_kwh * 100
+    return abs(outcome.fun)

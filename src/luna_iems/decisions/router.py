@@ -1,0 +1,207 @@
+"""HTTP routes of the decisions domain: forecasts, the optimiser, rules, what-if scenarios, alerts.
+
+Computations that write nothing (forecasts, backtests, schedules, rule dry runs) are open to viewers;
+anything that stores (rules, scenarios, detection runs, acknowledgements) needs an analyst.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from luna_iems.decisions import (
+    alert_service,
+    forecast_service,
+    optimize_service,
+    rule_service,
+    scenario_service,
+)
+from luna_iems.decisions.schemas import (
+    AlertList,
+    AlertRead,
+    BacktestRead,
+    BacktestRequest,
+    DetectRead,
+    DetectRequest,
+    ForecastRead,
+    ForecastRequest,
+    OptimizeRequest,
+    RuleCreate,
+    RuleEvaluateRead,
+    RuleEvaluateRequest,
+    RuleList,
+    RuleRead,
+    RuleUpdate,
+    RuleVariable,
+    ScenarioList,
+    ScenarioRead,
+    ScheduleRead,
+    WhatIfRequest,
+)
+from luna_iems.deps import AnalystKey, ContainerDep, SessionDep, ViewerKey
+from luna_iems.errors import InvalidInputError, PayloadTooLargeError
+
+router = APIRouter()
+MAX_RULES_YAML_BYTES = 256 * 1024
+
+
+# --- forecasts ----------------------------------------------------------------------------------------
+@router.post("/forecast", response_model=ForecastRead, tags=["forecasts"])
+def forecast(
+    body: ForecastRequest, session: SessionDep, container: ContainerDep, _: ViewerKey
+) -> ForecastRead:
+    """Forecast load or PV of a meter or site, or market prices, with a prediction interval."""
+    return forecast_service.run_forecast(session=session, settings=container.settings, request=body)
+
+
+@router.post("/forecast/backtest", response_model=BacktestRead, tags=["forecasts"])
+def backtest(
+    body: BacktestRequest, session: SessionDep, container: ContainerDep, _: ViewerKey
+) -> BacktestRead:
+    """MAE, RMSE and MASE of each model over rolling origins (seasonal naive is MASE 1)."""
+    return forecast_service.run_backtest(session=session, settings=container.settings, request=body)
+
+
+# --- optimiser ----------------------------------------------------------------------------------------
+@router.post("/optimize/schedule", response_model=ScheduleRead, tags=["optimiser"])
+def schedule(
+    body: OptimizeRequest, session: SessionDep, container: ContainerDep, _: ViewerKey
+) -> ScheduleRead:
+    """Plan batteries, deferrable loads, grid and curtailment (MILP, HiGHS); 422 explains infeasibility."""
+    return optimize_service.optimize(session=session, settings=container.settings, request=body)
+
+
+# --- rules --------------------------------------------------------------------------------------------
+@router.get("/rules/variables", response_model=list[RuleVariable], tags=["rules"])
+def rule_variables(_: ViewerKey) -> list[RuleVariable]:
+    """The variables a rule's `when` and message may use, with units."""
+    return rule_service.variables()
+
+
+@router.get("/rules", response_model=RuleList, tags=["rules"])
+def list_rules(session: SessionDep, _: ViewerKey) -> RuleList:
+    return rule_service.list_rules(session=session)
+
+
+@router.post("/rules", response_model=RuleRead, status_code=status.HTTP_201_CREATED, tags=["rules"])
+def create_rule(body: RuleCreate, session: SessionDep, _: AnalystKey) -> RuleRead:
+    """Store a rule; 422 names the bad expression, 409 a taken name."""
+    return rule_service.create_rule(session=session, rule_in=body)
+
+
+@router.post(
+    "/rules/import",
+    response_model=RuleList,
+    status_code=status.HTTP_201_CREATED,
+    tags=["rules"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/yaml": {"schema": {"type": "string"}}},
+            "description": "A YAML (or JSON) list of rules; all are stored or none",
+        }
+    },
+)
+async def import_rules(request: Request, session: SessionDep, _: AnalystKey) -> RuleList:
+    """Store several rules from YAML, all or nothing; 422 names the rule (index, name) and the field."""
+    body = await request.body()
+    if len(body) > MAX_RULES_YAML_BYTES:
+        raise PayloadTooLargeError(
+            f"a rules document may hold at most {MAX_RULES_YAML_BYTES // 1024} KiB",
+            details={"limit_bytes": MAX_RULES_YAML_BYTES},
+        )
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError("the rules document must be UTF-8 text", details={"field": "body"}) from exc
+    return rule_service.import_rules(session=session, text=text)
+
+
+@router.get("/rules/{rule_id}", response_model=RuleRead, tags=["rules"])
+def get_rule(rule_id: uuid.UUID, session: SessionDep, _: ViewerKey) -> RuleRead:
+    return rule_service.rule_read(rule_service.get_rule(session=session, rule_id=rule_id))
+
+
+@router.patch("/rules/{rule_id}", response_model=RuleRead, tags=["rules"])
+def update_rule(rule_id: uuid.UUID, body: RuleUpdate, session: SessionDep, _: AnalystKey) -> RuleRead:
+    return rule_service.update_rule(session=session, rule_id=rule_id, rule_in=body)
+
+
+@router.delete("/rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["rules"])
+def delete_rule(rule_id: uuid.UUID, session: SessionDep, _: AnalystKey) -> Response:
+    rule_service.delete_rule(session=session, rule_id=rule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/rules/evaluate", response_model=RuleEvaluateRead, tags=["rules"])
+def evaluate_rules(
+    body: RuleEvaluateRequest, session: SessionDep, container: ContainerDep, _: ViewerKey
+) -> RuleEvaluateRead:
+    """Dry run over a past range: when each rule would have fired, and why others stayed quiet."""
+    return rule_service.evaluate(session=session, settings=container.settings, request=body)
+
+
+# --- what-if scenarios --------------------------------------------------------------------------------
+@router.post(
+    "/scenarios/whatif", response_model=ScenarioRead, status_code=status.HTTP_201_CREATED, tags=["scenarios"]
+)
+def whatif(body: WhatIfRequest, session: SessionDep, container: ContainerDep, _: AnalystKey) -> ScenarioRead:
+    """Replay a stored period with variations; the playbook answers Why, What, How and What-if."""
+    return scenario_service.run_whatif(session=session, settings=container.settings, request=body)
+
+
+@router.get("/scenarios", response_model=ScenarioList, tags=["scenarios"])
+def list_scenarios(
+    session: SessionDep,
+    _: ViewerKey,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ScenarioList:
+    return scenario_service.list_scenarios(session=session, limit=limit, offset=offset)
+
+
+@router.get("/scenarios/{scenario_id}", response_model=ScenarioRead, tags=["scenarios"])
+def get_scenario(scenario_id: uuid.UUID, session: SessionDep, _: ViewerKey) -> ScenarioRead:
+    return scenario_service.get_scenario(session=session, scenario_id=scenario_id)
+
+
+# --- anomalies and alerts -----------------------------------------------------------------------------
+@router.post("/anomalies/detect", response_model=DetectRead, tags=["alerts"])
+def detect_anomalies(body: DetectRequest, session: SessionDep, _: AnalystKey) -> DetectRead:
+    """Detect spikes, flatlines, gaps and drift over a range and store them as alerts (no duplicates)."""
+    return alert_service.detect(session=session, request=body)
+
+
+@router.get("/alerts", response_model=AlertList, tags=["alerts"])
+def list_alerts(
+    session: SessionDep,
+    _: ViewerKey,
+    acknowledged: bool | None = None,
+    severity: Literal["info", "warning", "critical"] | None = None,
+    kind: str | None = None,
+    meter_id: str | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Alerts starting at or after (ISO 8601)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AlertList:
+    """Newest first; filter by state, severity, kind (spike, flatline, gap, drift, or a rule action)."""
+    return alert_service.list_alerts(
+        session=session,
+        acknowledged=acknowledged,
+        severity=severity,
+        kind=kind,
+        meter_id=meter_id,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, tags=["alerts"])
+def acknowledge_alert(alert_id: uuid.UUID, session: SessionDep, principal: AnalystKey) -> AlertRead:
+    return alert_service.acknowledge(session=session, alert_id=alert_id, by=principal.name)

@@ -1,0 +1,542 @@
+"""Declarative rules: "when <condition> then <action>", defined in JSON or YAML, checked once, run often.
+
+A rule looks like this (YAML; JSON with the same keys works too)::
+
+    name: cheap-charging
+    description: Charge the battery from the grid when power is cheap
+    when: "price_eur_mwh < 30 and soc_pct < 80"
+    then: {action: charge_battery, message: "Price {price_eur_mwh:.0f} EUR/MWh", severity: info}
+    for_minutes: 15        # the condition must have held this long before the rule fires
+    cooldown_minutes: 60   # after firing, stay quiet this long
+    enabled: true
+
+``when`` uses the expression language of ``expressions.py`` over the variable catalog ``VARIABLES``.
+The module is pure: no database, no HTTP. A scheduler keeps one ``RuleState`` per rule and calls
+``step``; ``dry_run`` replays a series of contexts through the same ``step``.
+
+Semantics, chosen to be predictable:
+
+- A rule needs every variable it references (in ``when`` and in its message). If one is missing
+  (absent, None or NaN) the rule does not fire, and the evaluation says which ("soc_pct unavailable").
+  A rule never fires on partial data, even when ``or`` would make the missing part irrelevant.
+- Firing is level-triggered: while the condition holds (for at least ``for_minutes``) the rule fires at
+  every evaluation, at most once per ``cooldown_minutes``. An evaluation that is false, or that cannot
+  be made (missing data, division by zero), restarts the ``for_minutes`` clock.
+- ``for_minutes`` is measured between evaluation timestamps: with 15-minute steps and
+  ``for_minutes: 15`` the rule fires at the second consecutive step on which the condition holds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from luna_iems.decisions.expressions import (
+    EvaluationError,
+    Expression,
+    Kind,
+    RuleError,
+    Template,
+    Variable,
+    compile_condition,
+    compile_template,
+    is_missing,
+)
+
+__all__ = [
+    "BUILTIN_RULES",
+    "VARIABLES",
+    "Action",
+    "CompiledRule",
+    "Evaluation",
+    "Firing",
+    "Kind",
+    "RuleError",
+    "RuleSpec",
+    "RuleState",
+    "RuleThen",
+    "Severity",
+    "Variable",
+    "compile_rule",
+    "dry_run",
+    "parse_rule",
+    "parse_rules",
+    "parse_rules_yaml",
+    "step",
+    "time_variables",
+]
+
+MAX_MINUTES = 7 * 24 * 60.0  # a week: longer holds or cooldowns are almost certainly unit mistakes
+
+
+def _variables(*items: Variable) -> Mapping[str, Variable]:
+    return MappingProxyType({item.name: item for item in items})
+
+
+VARIABLES: Mapping[str, Variable] = _variables(
+    Variable("import_kw", "kW", "Power imported from the grid now (>= 0)."),
+    Variable("export_kw", "kW", "Power exported to the grid now (>= 0)."),
+    Variable("grid_kw", "kW", "Net grid power now: + import, - export."),
+    Variable("consumption_kw", "kW", "Site consumption now."),
+    Variable("production_kw", "kW", "On-site production (PV) now."),
+    Variable("price_eur_mwh", "EUR/MWh", "Day-ahead market price of the current period."),
+    Variable("price_next_h_eur_mwh", "EUR/MWh", "Mean market price over the next hour."),
+    Variable("price_day_avg_eur_mwh", "EUR/MWh", "Mean market price of the current (local) day."),
+    Variable("soc_pct", "%", "Battery state of charge, 0-100; missing when the site has no battery."),
+    Variable("forecast_load_kw", "kW", "Forecast consumption for the next step."),
+    Variable("forecast_pv_kw", "kW", "Forecast PV production for the next step."),
+    Variable("peak_month_kw", "kW", "Highest 15-minute mean import so far this month."),
+    Variable("hour", "h", "Local hour of the day, 0-23."),
+    Variable("weekday", "", "Local day of the week, 0 = Monday ... 6 = Sunday."),
+    Variable("is_weekend", "", "True on local Saturdays and Sundays.", Kind.BOOLEAN),
+)
+
+
+class Action(StrEnum):
+    CHARGE_BATTERY = "charge_battery"
+    DISCHARGE_BATTERY = "discharge_battery"
+    HOLD_BATTERY = "hold_battery"
+    SHIFT_LOAD = "shift_load"
+    REDUCE_LOAD = "reduce_load"
+    NOTIFY = "notify"
+    RECOMMEND = "recommend"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _choice(value: object, allowed: type[StrEnum], what: str) -> object:
+    """Refuse an unknown enum value with a suggestion (pydantic's own message lists no close match)."""
+    if not isinstance(value, str) or value in allowed.__members__.values():
+        return value
+    options = [member.value for member in allowed]
+    detail = f"unknown {what} '{value}'"
+    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    if close:
+        detail += f" (did you mean '{close[0]}'?)"
+    raise RuleError(f"{detail}; allowed: {', '.join(options)}")
+
+
+class RuleThen(BaseModel):
+    """What a rule does when it fires: an action, its severity and a message template."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Action
+    severity: Severity = Severity.INFO
+    message: str | None = Field(
+        default=None,
+        description="Template with {variable} or {variable:.1f} placeholders from the variable catalog.",
+    )
+
+    @field_validator("action", mode="before")
+    @classmethod
+    def _known_action(cls, value: object) -> object:
+        return _choice(value, Action, "action")
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _known_severity(cls, value: object) -> object:
+        return _choice(value, Severity, "severity")
+
+    @field_validator("message")
+    @classmethod
+    def _valid_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_template(value, variables=VARIABLES)
+        return value
+
+
+class RuleSpec(BaseModel):
+    """A rule as users write it. Validating it checks the condition and the message template too."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Unique name: letters, digits, '-', '_', '.'; up to 64 characters.")
+    description: str = Field(default="", max_length=1000)
+    when: str = Field(description="Condition over the variable catalog, e.g. 'soc_pct < 20'.")
+    then: RuleThen
+    for_minutes: float = Field(default=0.0, ge=0, le=MAX_MINUTES)
+    cooldown_minutes: float = Field(default=0.0, ge=0, le=MAX_MINUTES)
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise RuleError(
+                f"invalid name '{value}': use 1-64 letters, digits, '-', '_' or '.', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("when")
+    @classmethod
+    def _valid_condition(cls, value: str) -> str:
+        compile_condition(value, variables=VARIABLES)
+        return value
+
+    @field_validator("then", mode="before")
+    @classmethod
+    def _action_shorthand(cls, value: object) -> object:
+        # `then: notify` is short for `then: {action: notify}`.
+        return {"action": value} if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The outcome of evaluating a rule once.
+
+    ``fired`` is True when the condition holds (``for_minutes`` and cooldown are ``step``'s business).
+    ``missing`` lists referenced variables without a value; ``reason`` says why a rule could not be
+    evaluated ("soc_pct unavailable", "division by zero in 'a / b'"), None when it could.
+    ``message`` is the rendered message when fired. ``values`` holds the referenced variables that had
+    a value.
+    """
+
+    fired: bool
+    missing: tuple[str, ...]
+    message: str | None
+    reason: str | None = None
+    values: Mapping[str, float | bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A rule fired at ``ts``; ``values`` are the variables it referenced, as they were then."""
+
+    rule_name: str
+    ts: datetime
+    action: Action
+    severity: Severity
+    message: str
+    values: Mapping[str, float | bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleState:
+    """What a scheduler persists per rule between evaluations.
+
+    ``condition_since``: when the condition started to hold without interruption (None: it does not
+    hold now). ``last_fired``: the last time the rule fired (None: never).
+    """
+
+    condition_since: datetime | None = None
+    last_fired: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A validated rule, ready to evaluate many times. Build it with ``compile_rule`` or ``parse_rule``."""
+
+    spec: RuleSpec
+    condition: Expression
+    template: Template | None
+    variables: tuple[str, ...]  # referenced by the condition, then by the message
+    _booleans: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def action(self) -> Action:
+        return self.spec.then.action
+
+    @property
+    def severity(self) -> Severity:
+        return self.spec.then.severity
+
+    @property
+    def enabled(self) -> bool:
+        return self.spec.enabled
+
+    def evaluate(self, context: Mapping[str, float | bool | None]) -> Evaluation:
+        """Evaluate the condition against ``context`` (variable name -> value; extra keys are ignored).
+
+        Never raises for data problems: missing variables (absent, None, NaN) and undefined arithmetic
+        give ``fired=False`` with a ``reason``.
+        """
+        values: dict[str, float | bool] = {}
+        missing: list[str] = []
+        for name in self.variables:
+            value = context.get(name)
+            if value is None or is_missing(value):
+                missing.append(name)
+            else:
+                # Booleans may arrive as 0/1 from a database; numbers stay as given.
+                values[name] = bool(value) if name in self._booleans else value
+        if missing:
+            return Evaluation(False, tuple(missing), None, f"{', '.join(missing)} unavailable", values)
+        try:
+            fired = bool(self.condition.evaluate(values))
+        except EvaluationError as exc:
+            return Evaluation(False, (), None, str(exc), values)
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            reason = f"cannot evaluate '{self.condition.source}': {exc}"
+            return Evaluation(False, (), None, reason, values)
+        if not fired:
+            return Evaluation(False, (), None, None, values)
+        return Evaluation(True, (), self._message(values), None, values)
+
+    def _message(self, values: Mapping[str, float | bool]) -> str:
+        if self.template is None:
+            return self.spec.description or f"{self.spec.name}: {self.spec.then.action.value}"
+        try:
+            return self.template.render(values)
+        except (ValueError, TypeError):
+            # Only reachable with values of an unexpected type (the spec was checked on numbers):
+            # a rule that fires must still say something.
+            return self.template.source
+
+
+def compile_rule(spec: RuleSpec) -> CompiledRule:
+    """Compile an already validated ``RuleSpec`` (e.g. an HTTP request body)."""
+    condition = compile_condition(spec.when, variables=VARIABLES)
+    template = (
+        compile_template(spec.then.message, variables=VARIABLES) if spec.then.message is not None else None
+    )
+    referenced = dict.fromkeys(condition.variables)
+    if template is not None:
+        referenced.update(dict.fromkeys(template.variables))
+    booleans = frozenset(name for name in referenced if VARIABLES[name].kind is Kind.BOOLEAN)
+    return CompiledRule(spec, condition, template, tuple(referenced), booleans)
+
+
+def _rule_error(exc: ValidationError) -> RuleError:
+    """The first problem of a pydantic ValidationError as a RuleError naming its field."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = first["loc"]
+    path = ".".join(str(part) for part in loc)
+    original = first.get("ctx", {}).get("error")
+    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    if isinstance(original, RuleError):
+        return RuleError(
+            original.detail + more, field=path, expression=original.expression, position=original.position
+        )
+    if first["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        model: type[BaseModel] = RuleThen if len(loc) > 1 and loc[0] == "then" else RuleSpec
+        detail = f"unknown key '{key}'"
+        close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+        if close:
+            detail += f" (did you mean '{close[0]}'?)"
+        return RuleError(f"{detail}; allowed: {', '.join(model.model_fields)}{more}", field=path)
+    got = "" if first["type"] == "missing" else f" (got {first['input']!r})"
+    return RuleError(f"{first['msg']}{got}{more}", field=path or None)
+
+
+def parse_rule(data: Mapping[str, Any]) -> CompiledRule:
+    """Validate and compile one rule given as a mapping (parsed JSON or YAML).
+
+    Raises ``RuleError`` with ``field`` set to the offending key, e.g. ``when: unknown variable
+    'sco_pct' in 'sco_pct < 20' (did you mean 'soc_pct'?)`` or ``then.action: unknown action ...``.
+    """
+    if not isinstance(data, Mapping):
+        raise RuleError(f"a rule must be a mapping with 'name', 'when' and 'then', got {type(data).__name__}")
+    try:
+        spec = RuleSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        name = data.get("name")
+        raise _rule_error(exc).located(rule_name=name if isinstance(name, str) else None) from None
+    return compile_rule(spec)
+
+
+def parse_rules(items: Sequence[Mapping[str, Any]]) -> list[CompiledRule]:
+    """Parse a list of rules; names must be unique. A ``RuleError`` names the rule's index and name."""
+    rules: list[CompiledRule] = []
+    first_index: dict[str, int] = {}
+    for index, item in enumerate(items):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        try:
+            rule = parse_rule(item)
+        except RuleError as exc:
+            raise exc.located(rule_index=index) from None
+        if rule.name in first_index:
+            raise RuleError(
+                f"duplicate rule name '{rule.name}' (also rules[{first_index[rule.name]}])",
+                field="name",
+                rule_index=index,
+                rule_name=name if isinstance(name, str) else None,
+            )
+        first_index[rule.name] = index
+        rules.append(rule)
+    return rules
+
+
+def parse_rules_yaml(text: str) -> list[CompiledRule]:
+    """Parse rules from YAML (or JSON, which YAML reads too): a list of rules or a single rule.
+
+    An empty document gives no rules. Raises ``RuleError``: ``field="yaml"`` with the line and column of
+    a YAML syntax error, otherwise the index and name of the first invalid rule.
+    """
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RuleError(
+            f"invalid YAML{where}: {problem}",
+            field="yaml",
+            position=mark.column + 1 if mark is not None else None,
+        ) from None
+    if document is None:
+        return []
+    if isinstance(document, Mapping):
+        return parse_rules([document])
+    if isinstance(document, list):
+        return parse_rules(document)
+    raise RuleError(
+        f"expected a list of rules or a single rule (a mapping), got {type(document).__name__}", field="yaml"
+    )
+
+
+def step(
+    rule: CompiledRule, state: RuleState, ts: datetime, context: Mapping[str, float | bool | None]
+) -> tuple[RuleState, Firing | None]:
+    """Evaluate ``rule`` at ``ts`` given its previous ``state``; return the new state and a firing, if any.
+
+    Applies ``for_minutes`` (the condition must have held continuously since ``ts - for_minutes``) and
+    ``cooldown_minutes`` (no firing within that time of the last one). A disabled rule never fires and
+    its hold clock is reset. ``ts`` must be timezone-aware (raises ``ValueError`` otherwise); calls
+    for one rule must come in time order.
+    """
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(f"ts must be timezone-aware (UTC), got {ts.isoformat()}")
+    if not rule.enabled:
+        return RuleState(None, state.last_fired), None
+    return _advance(rule, state, ts, context)
+
+
+def _advance(
+    rule: CompiledRule, state: RuleState, ts: datetime, context: Mapping[str, float | bool | None]
+) -> tuple[RuleState, Firing | None]:
+    evaluation = rule.evaluate(context)
+    if not evaluation.fired:
+        return RuleState(None, state.last_fired), None
+    since = state.condition_since or ts
+    spec = rule.spec
+    if ts - since < timedelta(minutes=spec.for_minutes):
+        return RuleState(since, state.last_fired), None
+    if state.last_fired is not None and ts - state.last_fired < timedelta(minutes=spec.cooldown_minutes):
+        return RuleState(since, state.last_fired), None
+    firing = Firing(
+        rule_name=spec.name,
+        ts=ts,
+        action=spec.then.action,
+        severity=spec.then.severity,
+        message=evaluation.message or "",
+        values=dict(evaluation.values),
+    )
+    return RuleState(since, ts), firing
+
+
+def dry_run(
+    rules: Sequence[CompiledRule],
+    steps: Sequence[tuple[datetime, Mapping[str, float | bool | None]]],
+    *,
+    include_disabled: bool = False,
+) -> list[Firing]:
+    """Replay ``steps`` (timestamp, context) through ``step`` for every rule, each starting from a
+    fresh ``RuleState``. Steps are taken in time order (sorted, stable); firings come out in time
+    order, then in the order of ``rules``. Disabled rules are skipped unless ``include_disabled``.
+    Raises ``ValueError`` for a naive timestamp.
+    """
+    active = [rule for rule in rules if include_disabled or rule.enabled]
+    states = [RuleState() for _ in active]
+    firings: list[Firing] = []
+    for ts, context in sorted(steps, key=lambda item: item[0]):
+        if ts.tzinfo is None or ts.utcoffset() is None:
+            raise ValueError(f"ts must be timezone-aware (UTC), got {ts.isoformat()}")
+        for i, rule in enumerate(active):
+            states[i], firing = _advance(rule, states[i], ts, context)
+            if firing is not None:
+                firings.append(firing)
+    return firings
+
+
+def time_variables(ts: datetime, *, tz: tzinfo) -> dict[str, float | bool]:
+    """``hour``, ``weekday`` and ``is_weekend`` of the aware timestamp ``ts`` in the site's time zone."""
+    local = ts.astimezone(tz)
+    weekday = local.weekday()
+    return {"hour": local.hour, "weekday": weekday, "is_weekend": weekday >= 5}
+
+
+BUILTIN_RULES: list[dict[str, Any]] = [
+    {
+        "name": "self-consumption",
+        "description": "Store PV surplus in the battery instead of exporting it.",
+        "when": "production_kw - consumption_kw > 1 and soc_pct < 95",
+        "then": {
+            "action": "charge_battery",
+            "severity": "info",
+            "message": "PV surplus {production_kw:.1f} kW > load {consumption_kw:.1f} kW; "
+            "battery at {soc_pct:.0f} %: charge it",
+        },
+        "for_minutes": 15,
+        "cooldown_minutes": 60,
+    },
+    {
+        "name": "cheap-charging",
+        "description": "Charge the battery from the grid when power is cheap against today's average.",
+        "when": "price_eur_mwh < min(30, 0.7 * price_day_avg_eur_mwh) and soc_pct < 80",
+        "then": {
+            "action": "charge_battery",
+            "severity": "info",
+            "message": "Price {price_eur_mwh:.0f} EUR/MWh (day average {price_day_avg_eur_mwh:.0f}): "
+            "charge to 80 %",
+        },
+        "cooldown_minutes": 60,
+    },
+    {
+        "name": "negative-price",
+        "description": "Move flexible loads into hours with negative prices.",
+        "when": "price_eur_mwh < 0",
+        "then": {
+            "action": "shift_load",
+            "severity": "info",
+            "message": "Negative price {price_eur_mwh:.1f} EUR/MWh: run flexible loads now",
+        },
+        "cooldown_minutes": 60,
+    },
+    {
+        "name": "peak-shaving",
+        "description": "Warn when grid import approaches this month's peak, which sets the demand charge.",
+        "when": "peak_month_kw > 0 and import_kw >= 0.9 * peak_month_kw",
+        "then": {
+            "action": "reduce_load",
+            "severity": "warning",
+            "message": "Import {import_kw:.1f} kW is within 10 % of this month's peak "
+            "{peak_month_kw:.1f} kW: reduce load or discharge the battery",
+        },
+        "cooldown_minutes": 15,
+    },
+    {
+        "name": "soc-reserve",
+        "description": "Keep a 20 % reserve in the battery for outages and peak shaving.",
+        "when": "soc_pct < 20",
+        "then": {
+            "action": "hold_battery",
+            "severity": "warning",
+            "message": "Battery at {soc_pct:.0f} % is below the 20 % reserve: stop discharging",
+        },
+        "cooldown_minutes": 60,
+    },
+]
