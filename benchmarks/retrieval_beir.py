@@ -66,7 +66,9 @@ def build_index(container: Any, data: Arguana) -> dict[str, Any]:
     started = time.perf_counter()
     for doc_id, doc in data.corpus.items():
         text = f"{doc['title']}\n\n{doc['text']}" if doc["title"].strip() else doc["text"]
-        title = doc["title"].strip()[:500] or doc_id
+        # Untitled documents (69 %) get their opening words as title: the product indexes title terms
+        # the first chunk lacks, and the document id's words must not leak into the ranking.
+        title = doc["title"].strip()[:500] or " ".join(doc["text"].split()[:12])[:500] or doc_id
         done = ingest_text(container=container, text_in=TextIn(title=title, text=text, source=doc_id))
         item_docs[str(done.item_id)].append(doc_id)
         chunks += 0 if done.duplicate else done.chunks

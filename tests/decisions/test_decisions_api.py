@@ -367,6 +367,9 @@ def test_detection_finds_injected_anomalies_without_duplicates(
     assert acked["acknowledged_at"] is not None and acked["acknowledged_by"] == "analyst-key"
     open_alerts = stocked.get("/alerts", params={"meter_id": meter, "acknowledged": False}, headers=ADMIN)
     assert open_alerts.json()["total"] == 2
+    wrong = stocked.get("/alerts", params={"severity": "boss", "meterid": meter}, headers=ADMIN)
+    fields = {d["field"] for d in wrong.json()["error"]["details"]}
+    assert wrong.status_code == 422 and fields == {"query.severity", "query.meterid"}, wrong.text
 
 
 def test_clean_simulated_week_raises_no_alerts(stocked: TestClient) -> None:

@@ -284,3 +284,17 @@ def test_german_queries_weight_the_dense_ranking(
                     1.0 / (RRF_K + hit["lexical_rank"]) if hit["lexical_rank"] else 0.0
                 )
                 assert hit["score"] == pytest.approx(expected, abs=1e-6), (query, hit)  # rounded to 6 places
+
+
+def test_a_title_missing_from_the_text_is_searchable(
+    tmp_path: Path, fresh_database_url: Callable[[str], str]
+) -> None:
+    settings = make_settings(tmp_path, database_url=fresh_database_url("sqlite"))
+    with running(settings) as client:
+        item = ingest_text(client, "Energiewirtschaftsgesetz (EnWG)", MSBG)["item_id"]
+        ingest_text(client, "Pumps", PUMPS)
+        hits = search(client, "Energiewirtschaftsgesetz", mode="lexical")
+        assert [(h["item_id"], h["chunk_idx"]) for h in hits] == [(item, 0)]
+    with running(settings) as restarted:  # the title's terms are stored with the chunk, not rebuilt
+        again = search(restarted, "Energiewirtschaftsgesetz", mode="lexical")
+        assert [(h["item_id"], h["chunk_idx"]) for h in again] == [(item, 0)]

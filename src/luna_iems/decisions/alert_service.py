@@ -23,8 +23,8 @@ from luna_iems.db.base import utcnow
 from luna_iems.decisions import anomalies, repository
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions.models import Alert
-from luna_iems.decisions.schemas import AlertList, AlertRead, DetectRead, DetectRequest
-from luna_iems.errors import InvalidInputError, NotFoundError
+from luna_iems.decisions.schemas import AlertList, AlertQuery, AlertRead, DetectRead, DetectRequest
+from luna_iems.errors import NotFoundError
 from luna_iems.settings import Settings
 from luna_iems.simulation import profiles
 from luna_iems.timeseries import repository as timeseries_repository
@@ -147,13 +147,7 @@ def _merge(session: Session, meter_id: str, field: str, anomaly: anomalies.Anoma
 
 def detect(*, session: Session, request: DetectRequest) -> DetectRead:
     """Run detection over a range (at most 31 days) for one meter or every meter; store alerts."""
-    if request.ts_to <= request.ts_from:
-        raise InvalidInputError("ts_to must be after ts_from", details={"field": "ts_to"})
-    if request.ts_to - request.ts_from > timedelta(days=MAX_DETECT_DAYS):
-        raise InvalidInputError(
-            f"detection covers at most {MAX_DETECT_DAYS} days per call",
-            details={"field": "ts_to", "limit_days": MAX_DETECT_DAYS},
-        )
+    history_module.check_span(request.ts_from, request.ts_to, max_days=MAX_DETECT_DAYS, what="detection")
     meter_ids = (
         [request.meter_id]
         if request.meter_id is not None
@@ -191,27 +185,8 @@ def detect_recent(*, session: Session, settings: Settings, now: datetime | None 
     return new
 
 
-def list_alerts(
-    *,
-    session: Session,
-    acknowledged: bool | None,
-    severity: str | None,
-    kind: str | None,
-    meter_id: str | None,
-    since: datetime | None,
-    limit: int,
-    offset: int,
-) -> AlertList:
-    rows, total = repository.list_alerts(
-        session=session,
-        acknowledged=acknowledged,
-        severity=severity,
-        kind=kind,
-        meter_id=meter_id,
-        since=since,
-        limit=limit,
-        offset=offset,
-    )
+def list_alerts(*, session: Session, query: AlertQuery) -> AlertList:
+    rows, total = repository.list_alerts(session=session, query=query)
     return AlertList(items=[AlertRead.model_validate(a) for a in rows], total=total)
 
 

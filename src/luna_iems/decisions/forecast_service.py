@@ -93,13 +93,30 @@ def origin(at: datetime | None, step_minutes: int) -> datetime:
     return history_module.floor_to_step(at or datetime.now(UTC), step_minutes)
 
 
-def _no_data(history: History, target: str, days: int) -> None:
+def _requested_history(
+    session: Session, settings: Settings, request: ForecastRequest | BacktestRequest, *, days: int
+) -> History:
+    """`days` of history before the request's origin (`at` or now); 422 when none is stored."""
+    step = resolution_minutes(request.resolution)
+    history = load_history(
+        session=session,
+        settings=settings,
+        target=request.target,
+        meter_id=request.meter_id,
+        site=request.site,
+        market=request.market,
+        product=request.product,
+        ts_to=origin(request.at, step),
+        days=days,
+        step_minutes=step,
+    )
     if not np.isfinite(history.series.values).any():
         raise InvalidInputError(
-            f"no stored {target} data in the {days} days "
-            f"before {history.series.end.isoformat()}: ingest readings (or prices) first",
+            f"no stored {request.target} data in the {days} days before {history.series.end.isoformat()}: "
+            "ingest readings (or prices) first",
             details={"field": "target", "scope": history.scope},
         )
+    return history
 
 
 def run_forecast(*, session: Session, settings: Settings, request: ForecastRequest) -> ForecastRead:
@@ -109,20 +126,7 @@ def run_forecast(*, session: Session, settings: Settings, request: ForecastReque
     the minimum), NotFoundError for an unknown meter or site.
     """
     step = resolution_minutes(request.resolution)
-    start = origin(request.at, step)
-    history = load_history(
-        session=session,
-        settings=settings,
-        target=request.target,
-        meter_id=request.meter_id,
-        site=request.site,
-        market=request.market,
-        product=request.product,
-        ts_to=start,
-        days=settings.forecast_history_days,
-        step_minutes=step,
-    )
-    _no_data(history, request.target, settings.forecast_history_days)
+    history = _requested_history(session, settings, request, days=settings.forecast_history_days)
     try:
         result = forecasting.forecast(
             history.series,
@@ -167,20 +171,8 @@ def run_backtest(*, session: Session, settings: Settings, request: BacktestReque
     much history as a live forecast would. Raises InvalidInputError when the history is too short.
     """
     step = resolution_minutes(request.resolution)
-    end = origin(request.at, step)
-    history = load_history(
-        session=session,
-        settings=settings,
-        target=request.target,
-        meter_id=request.meter_id,
-        site=request.site,
-        market=request.market,
-        product=request.product,
-        ts_to=end,
-        days=settings.forecast_history_days + request.origins + request.horizon_h // 24 + 1,
-        step_minutes=step,
-    )
-    _no_data(history, request.target, settings.forecast_history_days + request.origins)
+    days = settings.forecast_history_days + request.origins + request.horizon_h // 24 + 1
+    history = _requested_history(session, settings, request, days=days)
     try:
         rows = backtest_module.backtest(
             history.series,

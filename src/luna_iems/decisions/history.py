@@ -84,6 +84,17 @@ def check_step(step_minutes: int) -> None:
         )
 
 
+def check_span(ts_from: datetime, ts_to: datetime, *, max_days: int, what: str) -> None:
+    """Raises InvalidInputError (422) unless `ts_from` < `ts_to` <= `ts_from` + `max_days`."""
+    if ts_to <= ts_from:
+        raise InvalidInputError("`to` must be after `from`", details={"field": "to"})
+    if ts_to - ts_from > timedelta(days=max_days):
+        raise InvalidInputError(
+            f"{what} covers at most {max_days} days per request (got {(ts_to - ts_from).days})",
+            details={"field": "to", "limit_days": max_days},
+        )
+
+
 def floor_to_step(instant: datetime, step_minutes: int) -> datetime:
     """The start of the step containing `instant` (UTC)."""
     instant = instant.astimezone(UTC)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from luna_iems.decisions.models import Alert, Rule, Scenario
+from luna_iems.decisions.schemas import AlertQuery
 
 
 # --- rules --------------------------------------------------------------------------------------------
@@ -74,35 +75,18 @@ def add_alerts(*, session: Session, alerts: Sequence[Alert]) -> None:
     session.flush()
 
 
-def list_alerts(
-    *,
-    session: Session,
-    acknowledged: bool | None,
-    severity: str | None,
-    kind: str | None,
-    meter_id: str | None,
-    since: datetime | None,
-    limit: int,
-    offset: int,
-) -> tuple[Sequence[Alert], int]:
-    query = select(Alert)
-    if acknowledged is not None:
-        query = query.where(
-            Alert.acknowledged_at.is_not(None) if acknowledged else Alert.acknowledged_at.is_(None)
-        )
-    if severity is not None:
-        query = query.where(Alert.severity == severity)
-    if kind is not None:
-        query = query.where(Alert.kind == kind)
-    if meter_id is not None:
-        query = query.where(Alert.meter_id == meter_id)
-    if since is not None:
-        query = query.where(Alert.start_at >= since)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Alert.start_at.desc(), Alert.alert_id).limit(limit).offset(offset)
-    ).all()
-    return rows, int(total)
+def list_alerts(*, session: Session, query: AlertQuery) -> tuple[Sequence[Alert], int]:
+    statement = select(Alert)
+    if query.acknowledged is not None:
+        acknowledged = Alert.acknowledged_at.is_not(None)
+        statement = statement.where(acknowledged if query.acknowledged else ~acknowledged)
+    equals = [(Alert.severity, query.severity), (Alert.kind, query.kind), (Alert.meter_id, query.meter_id)]
+    statement = statement.where(*(column == value for column, value in equals if value is not None))
+    if query.since is not None:
+        statement = statement.where(Alert.start_at >= query.since)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    page = statement.order_by(Alert.start_at.desc(), Alert.alert_id).limit(query.limit).offset(query.offset)
+    return session.scalars(page).all(), int(total)
 
 
 # --- scenarios ----------------------------------------------------------------------------------------

@@ -7,10 +7,9 @@ anything that stores (rules, scenarios, detection runs, acknowledgements) needs 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from luna_iems.decisions import (
     alert_service,
@@ -21,6 +20,7 @@ from luna_iems.decisions import (
 )
 from luna_iems.decisions.schemas import (
     AlertList,
+    AlertQuery,
     AlertRead,
     BacktestRead,
     BacktestRequest,
@@ -176,30 +176,9 @@ def detect_anomalies(body: DetectRequest, session: SessionDep, _: AnalystKey) ->
 
 
 @router.get("/alerts", response_model=AlertList, tags=["alerts"])
-def list_alerts(
-    session: SessionDep,
-    _: ViewerKey,
-    acknowledged: bool | None = None,
-    severity: Literal["info", "warning", "critical"] | None = None,
-    kind: str | None = None,
-    meter_id: str | None = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="Alerts starting at or after (ISO 8601)")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> AlertList:
+def list_alerts(session: SessionDep, _: ViewerKey, query: Annotated[AlertQuery, Query()]) -> AlertList:
     """Newest first; filter by state, severity, kind (spike, flatline, gap, drift, or a rule action)."""
-    return alert_service.list_alerts(
-        session=session,
-        acknowledged=acknowledged,
-        severity=severity,
-        kind=kind,
-        meter_id=meter_id,
-        since=since,
-        limit=limit,
-        offset=offset,
-    )
+    return alert_service.list_alerts(session=session, query=query)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertRead, tags=["alerts"])

@@ -299,12 +299,7 @@ def _rules_for_dry_run(
 def evaluate(*, session: Session, settings: Settings, request: RuleEvaluateRequest) -> RuleEvaluateRead:
     """Replay rules over a past range (at most 31 days) and report every firing and how often each rule's
     condition held or lacked data. Nothing is written."""
-    if request.ts_to <= request.ts_from:
-        raise InvalidInputError("ts_to must be after ts_from", details={"field": "ts_to"})
-    if request.ts_to - request.ts_from > timedelta(days=MAX_DRY_RUN_DAYS):
-        raise InvalidInputError(
-            f"a dry run covers at most {MAX_DRY_RUN_DAYS} days", details={"field": "ts_to", "limit_days": 31}
-        )
+    history_module.check_span(request.ts_from, request.ts_to, max_days=MAX_DRY_RUN_DAYS, what="a dry run")
     compiled = _rules_for_dry_run(session=session, request=request)
     by_site: dict[str, list[rules.CompiledRule]] = {}
     for rule, site in compiled:

@@ -71,12 +71,7 @@ def load_period(
     *, session: Session, settings: Settings, request: WhatIfRequest
 ) -> tuple[PeriodData, dict[str, Any]]:
     """The period's energy and prices; gaps in energy count as 0 kW, gaps in prices are carried forward."""
-    if request.ts_to <= request.ts_from:
-        raise InvalidInputError("ts_to must be after ts_from", details={"field": "ts_to"})
-    if request.ts_to - request.ts_from > timedelta(days=MAX_DAYS):
-        raise InvalidInputError(
-            f"a what-if covers at most {MAX_DAYS} days", details={"field": "ts_to", "limit_days": MAX_DAYS}
-        )
+    history_module.check_span(request.ts_from, request.ts_to, max_days=MAX_DAYS, what="a what-if")
     scope = history_module.resolve_scope(session=session, meter_id=request.meter_id, site=request.site)
     ts_from = history_module.floor_to_step(request.ts_from, 15)
     ts_to = history_module.floor_to_step(request.ts_to, 15)

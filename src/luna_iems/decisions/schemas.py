@@ -339,6 +339,20 @@ class AlertRead(BaseModel):
     acknowledged_by: str | None
 
 
+class AlertQuery(BaseModel):
+    """Filters and paging of GET /alerts (query parameters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledged: bool | None = None
+    severity: Literal["info", "warning", "critical"] | None = None
+    kind: str | None = Field(default=None, description="spike, flatline, gap, drift, or a rule's action")
+    meter_id: str | None = None
+    since: AwareDatetime | None = Field(default=None, description="Alerts starting at or after (ISO 8601)")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
 class AlertList(BaseModel):
     items: list[AlertRead]
     total: int

@@ -25,7 +25,7 @@ from luna_iems.knowledge import repository
 from luna_iems.knowledge.chunking import Chunk, chunk_blocks
 from luna_iems.knowledge.filetypes import sniff
 from luna_iems.knowledge.index import ChunkMeta, IndexEntry
-from luna_iems.knowledge.lexical import analyze_document, to_term_counts
+from luna_iems.knowledge.lexical import Language, analyze, analyze_document, to_term_counts
 from luna_iems.knowledge.models import Item, ItemChunk, ItemVersion
 from luna_iems.knowledge.schemas import (
     ChunkList,
@@ -188,7 +188,7 @@ def _store(
 ) -> DocumentIngested:
     """Store a new item, or the next version of `existing` (default: the item with this `source`)."""
     chunks = make_chunks(container, extracted)
-    analyses = [analyze_document(c.text) for c in chunks]
+    analyses = with_title_terms([analyze_document(c.text) for c in chunks], title)
     vectors = container.embedder.embed([c.text for c in chunks], kind="passage")
     now = datetime.now(tz=UTC)
     with container.session_factory() as session:
@@ -296,6 +296,21 @@ def _store(
         sha256=sha,
         replaced_version=replaced,
     )
+
+
+def with_title_terms(
+    analyses: list[tuple[Language, list[str]]], title: str
+) -> list[tuple[Language, list[str]]]:
+    """Make the document's title findable by keyword: title terms its first chunk lacks are indexed
+    with that chunk (an upload's title, e.g. "Energiewirtschaftsgesetz (EnWG)", often appears nowhere
+    in the text). Terms already in the chunk are not repeated, so a title that opens the text (as in
+    most documents) changes nothing. Only the lexical index sees this; the embedded text is unchanged."""
+    if not analyses:
+        return analyses
+    language, terms = analyses[0]
+    present = set(terms)
+    missing = [t for t in dict.fromkeys(analyze(title, language)) if t not in present]
+    return [(language, terms + missing), *analyses[1:]]
 
 
 def _after_commit(
