@@ -35,7 +35,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from tests.decisions import reference_solvers as ref
 
-from luna_iems.decisions import optimizer
+from luna_iems.decisions import milp_model, optimizer
 
 START = datetime(2025, 6, 2, tzinfo=ZoneInfo("Europe/Berlin"))
 IMPORT_MARKUP_EUR_KWH = 0.20
@@ -196,7 +196,7 @@ def lp_relaxation_seconds(p: optimizer.Problem) -> float:
 
     Uses the optimiser's private model builder on purpose: the baseline must be the same model.
     """
-    model = optimizer._build(p)
+    model = milp_model.build(p)
     lb, ub, _, matrix, row_lb, row_ub = model.lp.arrays()
     cost = optimizer._cost_vector(p, model)
     started = time.perf_counter()
@@ -220,7 +220,7 @@ def measure(name: str, p: optimizer.Problem, *, repeats: int, dp_step_kwh: float
     return {
         "case": name,
         "steps": p.steps,
-        "binaries": int(optimizer._build(p).lp.arrays()[2].sum()),
+        "binaries": int(milp_model.build(p).lp.arrays()[2].sum()),
         "solve_s": round(solve_s, 4),
         "lp_relaxation_s": round(lp_s, 4),
         "ratio_vs_lp": round(solve_s / lp_s, 1),
