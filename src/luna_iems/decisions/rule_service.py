@@ -253,9 +253,11 @@ def site_contexts(
     for i in range(first, len(slots)):
         ts = slots[i]
         p = i - first + per_day  # index of this step in `prices`
-        local_midnight = ts.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        day_start = p - int((ts - local_midnight.astimezone(UTC)) / STEP)
-        day_prices = prices[max(day_start, 0) : day_start + per_day]
+        midnight = ts.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        # Wall-clock arithmetic: the next local midnight, so DST days have 92 or 100 quarter-hours.
+        day_start = p - int((ts - midnight) / STEP)
+        day_end = day_start + int((midnight + timedelta(days=1) - midnight.astimezone(UTC)) / STEP)
+        day_prices = prices[max(day_start, 0) : day_end]
         next_hour = prices[p + 1 : p + 5]
         grid = _value(energy.import_kw, i)
         export = _value(energy.export_kw, i)
