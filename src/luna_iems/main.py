@@ -146,7 +146,6 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.state.sim_state = sim_service.LiveState()
         if settings.enable_scheduler:
             timeseries_jobs.register(scheduler, active)
-            decisions_jobs.register(scheduler, active)
             scheduler.start()
         mqtt = None
         if settings.mqtt_url:
@@ -154,6 +153,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             active.extra_checks.append(mqtt)
             await mqtt.start()
         seeded, background = await run_in_threadpool(seed_and_warm_up, active)
+        if settings.enable_scheduler:
+            # After the demo seed, and at once: a first start shows alerts and rule firings right away,
+            # and detection never sees a half-written demo week.
+            decisions_jobs.register(scheduler, active, start_now=True)
         print_welcome(settings, created, seeded)
         try:
             yield

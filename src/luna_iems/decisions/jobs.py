@@ -29,7 +29,14 @@ def detect_anomalies(container: Container) -> int:
     return new
 
 
-def register(scheduler: Scheduler, container: Container) -> None:
+def register(scheduler: Scheduler, container: Container, *, start_now: bool = False) -> None:
     settings = container.settings
-    scheduler.every("decisions.rules", settings.rules_interval_s, lambda: evaluate_rules(container))
-    scheduler.every("decisions.anomalies", settings.anomaly_interval_s, lambda: detect_anomalies(container))
+    scheduler.every(
+        "decisions.rules", settings.rules_interval_s, lambda: evaluate_rules(container), start_now=start_now
+    )
+    scheduler.every(
+        "decisions.anomalies",
+        settings.anomaly_interval_s,
+        lambda: detect_anomalies(container),
+        start_now=start_now,
+    )
