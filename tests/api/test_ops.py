@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -159,6 +160,33 @@ def test_status_summary(client: TestClient, db_kind: str) -> None:
         "object_store": True,
         "extractor": True,
     }
+    # The scheduler is off in tests: no jobs, and nothing decided yet.
+    assert summary["decisions"] == {
+        "rules": 0,
+        "rules_enabled": 0,
+        "open_alerts": {"info": 0, "warning": 0, "critical": 0},
+        "jobs": [],
+    }
+
+
+def test_status_summary_lists_rules_alerts_and_job_runs(
+    tmp_path: Path, fresh_database_url: Callable[[str], str]
+) -> None:
+    settings = make_settings(
+        tmp_path, database_url=fresh_database_url("sqlite"), enable_scheduler=True, seed_demo_data=True
+    )
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 30
+        while True:  # the decisions jobs run once right after the demo seed
+            decisions = client.get("/status/summary", headers=auth(ADMIN_TOKEN)).json()["decisions"]
+            runs = {j["job_id"]: j["last_run_at"] for j in decisions["jobs"]}
+            if runs.get("decisions.rules") and runs.get("decisions.anomalies"):
+                break
+            assert time.monotonic() < deadline, decisions
+            time.sleep(0.2)
+    assert decisions["rules"] == decisions["rules_enabled"] == 5  # the seeded example rules
+    assert set(decisions["open_alerts"]) == {"info", "warning", "critical"}
+    assert "timeseries.rollups" in runs
 
 
 def test_request_id_is_echoed_or_generated(sqlite_client: TestClient) -> None:

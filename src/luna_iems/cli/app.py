@@ -252,6 +252,9 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     for name, count in db.row_counts.items():
         rows.add_row(name, str(count))
     console.print(rows)
+    decisions = summary.decisions
+    alerts = ", ".join(f"{count} {severity}" for severity, count in decisions.open_alerts.items())
+    console.print(f"rules: {decisions.rules} ({decisions.rules_enabled} enabled); open alerts: {alerts}")
 
 
 @sim_app.command("backfill")

@@ -70,6 +70,21 @@ def overlapping_alert(
     return session.scalars(query).first()
 
 
+def rule_counts(*, session: Session) -> tuple[int, int]:
+    """(rules, enabled rules)."""
+    total = session.scalar(select(func.count()).select_from(Rule)) or 0
+    enabled = session.scalar(select(func.count()).select_from(Rule).where(Rule.enabled.is_(True))) or 0
+    return int(total), int(enabled)
+
+
+def open_alert_counts(*, session: Session) -> dict[str, int]:
+    """Unacknowledged alerts by severity."""
+    rows = session.execute(
+        select(Alert.severity, func.count()).where(Alert.acknowledged_at.is_(None)).group_by(Alert.severity)
+    ).all()
+    return {str(severity): int(count) for severity, count in rows}
+
+
 def add_alerts(*, session: Session, alerts: Sequence[Alert]) -> None:
     session.add_all(alerts)
     session.flush()

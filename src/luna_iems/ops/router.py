@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from luna_iems.deps import ContainerDep, ViewerKey
+from luna_iems.deps import ContainerDep, SchedulerDep, ViewerKey
 from luna_iems.ops import service as ops_service
 from luna_iems.ops.schemas import Health, Liveness, Readiness, StatusSummary
 
@@ -52,6 +52,8 @@ def metrics(request: Request) -> Response:
 
 
 @router.get("/status/summary", response_model=StatusSummary)
-def status_summary(container: ContainerDep, _: ViewerKey) -> StatusSummary:
-    """Backend kinds and reachability, row counts per table, schema revision, hypertables or not."""
-    return ops_service.status_summary(container)
+def status_summary(container: ContainerDep, scheduler: SchedulerDep, _: ViewerKey) -> StatusSummary:
+    """Backend kinds and reachability, row counts per table, schema revision, hypertables or not;
+    documents and vectors; rules, open alerts and when each scheduled job last ran."""
+    jobs = {job_id: scheduler.last_runs.get(job_id) for job_id in scheduler.job_ids()}
+    return ops_service.status_summary(container, jobs=jobs)

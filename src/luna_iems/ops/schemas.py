@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ComponentRead(BaseModel):
@@ -53,6 +54,20 @@ class KnowledgeStatus(BaseModel):
     detail: str
 
 
+class JobStatus(BaseModel):
+    job_id: str
+    last_run_at: datetime | None = Field(description="None: not run yet since the start")
+
+
+class DecisionsStatus(BaseModel):
+    rules: int
+    rules_enabled: int
+    open_alerts: dict[str, int] = Field(description="Unacknowledged alerts by severity")
+    jobs: list[JobStatus] | None = Field(
+        description="Scheduled jobs of this process; None where no scheduler runs (the CLI)"
+    )
+
+
 class StatusSummary(BaseModel):
     version: str
     environment: str
@@ -60,3 +75,4 @@ class StatusSummary(BaseModel):
     backends: list[ComponentRead]
     database: DatabaseStatus
     knowledge: KnowledgeStatus | None
+    decisions: DecisionsStatus

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 
@@ -14,6 +16,8 @@ from luna_iems.db.models import metadata
 from luna_iems.ops.schemas import (
     ComponentRead,
     DatabaseStatus,
+    DecisionsStatus,
+    JobStatus,
     KnowledgeStatus,
     Liveness,
     Readiness,
@@ -101,7 +105,27 @@ def knowledge_status(container: Container) -> KnowledgeStatus | None:
     )  # fmt: skip
 
 
-def status_summary(container: Container) -> StatusSummary:
+def decisions_status(container: Container, jobs: Mapping[str, datetime | None] | None) -> DecisionsStatus:
+    """Rules, open alerts by severity, and when each scheduled job last ran (`jobs`: job id -> time)."""
+    from luna_iems.decisions import repository as decisions_repository
+
+    with container.session_factory() as session:
+        rules, enabled = decisions_repository.rule_counts(session=session)
+        alerts = decisions_repository.open_alert_counts(session=session)
+    return DecisionsStatus(
+        rules=rules,
+        rules_enabled=enabled,
+        open_alerts={severity: alerts.get(severity, 0) for severity in ("info", "warning", "critical")},
+        jobs=None
+        if jobs is None
+        else [JobStatus(job_id=job_id, last_run_at=last) for job_id, last in sorted(jobs.items())],
+    )
+
+
+def status_summary(
+    container: Container, *, jobs: Mapping[str, datetime | None] | None = None
+) -> StatusSummary:
+    """Everything `/status/summary` shows; `jobs` comes from the process's scheduler (None in the CLI)."""
     return StatusSummary(
         version=__version__,
         environment=container.settings.environment,
@@ -109,4 +133,5 @@ def status_summary(container: Container) -> StatusSummary:
         backends=check_components(container),
         database=database_status(container),
         knowledge=knowledge_status(container),
+        decisions=decisions_status(container, jobs),
     )
