@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         active = container or build_container(settings)
         app.state.container = active
         created = startup(active)
-        scheduler = Scheduler()
+        scheduler = Scheduler(observe=metrics.observe_job)
         app.state.scheduler = scheduler
         app.state.sim_state = sim_service.LiveState()
         if settings.enable_scheduler:

@@ -184,6 +184,9 @@ def test_status_summary_lists_rules_alerts_and_job_runs(
                 break
             assert time.monotonic() < deadline, decisions
             time.sleep(0.2)
+        metrics = client.get("/metrics").text
+    assert 'luna_job_duration_seconds_count{job="decisions.anomalies"} 1.0' in metrics
+    assert not [line for line in metrics.splitlines() if line.startswith("luna_job_failures_total{")]
     assert decisions["rules"] == decisions["rules_enabled"] == 5  # the seeded example rules
     assert set(decisions["open_alerts"]) == {"info", "warning", "critical"}
     assert "timeseries.rollups" in runs

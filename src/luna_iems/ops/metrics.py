@@ -30,6 +30,16 @@ class Metrics:
         self.in_flight = Gauge(
             "luna_http_requests_in_flight", "HTTP requests being served.", registry=self.registry
         )
+        self.job_duration = Histogram(
+            "luna_job_duration_seconds",
+            "Run time of scheduled jobs (rollups, retention, rules, anomaly detection).",
+            ("job",),
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.job_failures = Counter(
+            "luna_job_failures", "Scheduled job runs that raised.", ("job",), registry=self.registry
+        )
         build = Gauge(
             "luna_build_info",
             "Build information (always 1).",
@@ -37,6 +47,11 @@ class Metrics:
             registry=self.registry,
         )
         build.labels(version=__version__, python=platform.python_version()).set(1)
+
+    def observe_job(self, job_id: str, seconds: float, failed: bool) -> None:
+        self.job_duration.labels(job=job_id).observe(seconds)
+        if failed:
+            self.job_failures.labels(job=job_id).inc()
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
