@@ -69,7 +69,13 @@ PORT_VARIABLES = frozenset(
 # degrades to extractive answers without it.
 STARTED_IS_ENOUGH = frozenset({"ollama"})
 MUST_HAVE_LIMITS = frozenset({"postgres", "qdrant", "ollama"})
-API_METRICS = ("luna_http_requests_total", "luna_http_request_duration_seconds_bucket", "luna_build_info")
+API_METRICS = (
+    "luna_http_requests_total",
+    "luna_http_request_duration_seconds_bucket",
+    "luna_build_info",
+    "luna_job_duration_seconds_count",
+    "luna_job_failures_total",
+)
 
 PORT_ENTRY = re.compile(
     r"^\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>[0-9]+)\}:(?P<target>[0-9]+)(?:/tcp|/udp)?$"
