@@ -6,7 +6,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -35,9 +35,22 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is when a record is emitted, not the object it was at start:
+    test runners and supervisors replace it, and a handler holding a closed stream fails every write."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass  # always the current sys.stdout
+
+
 def configure_logging(*, level: str = "INFO", json_lines: bool = True) -> None:
     """Route our logs and uvicorn's error log to stdout; uvicorn's access log is replaced by ours."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = StdoutHandler()
     handler.setFormatter(
         JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
