@@ -149,11 +149,14 @@ def test_hand_solved_schedule(stocked: TestClient) -> None:
 
 
 def test_schedule_from_forecasts_and_stored_prices(stocked: TestClient) -> None:
+    reported = {"battery_id": "house-bat", "site": "house", "ts": "2026-06-07T23:30:00+02:00", "soc_pct": 80}
+    assert stocked.post("/ingest/battery-states", json={"rows": [reported]}, headers=ADMIN).status_code == 200
+    battery = {"capacity_kwh": 10, "charge_max_kw": 5, "discharge_max_kw": 5, "soc_final_pct": 50}
     body = {
         "start": END,
         "horizon_h": 24,
         "stored": {"meter_id": HOUSE},
-        "batteries": [{"capacity_kwh": 10, "charge_max_kw": 5, "discharge_max_kw": 5, "soc_final_pct": 50}],
+        "batteries": [battery | {"battery_id": "house-bat"}],
         "deferrable_loads": [
             {"name": "dishwasher", "power_kw": 2, "energy_kwh": 2, "min_run_minutes": 60},
         ],
@@ -161,6 +164,9 @@ def test_schedule_from_forecasts_and_stored_prices(stocked: TestClient) -> None:
     plan = post(stocked, "/optimize/schedule", body)
     assert plan["inputs"] == "stored" and len(plan["steps"]) == 96
     assert any("load: forecast by" in n for n in plan["notes"]) and "price: all steps stored" in plan["notes"]
+    assert any(n.startswith("battery: starts at 80 % reported at") for n in plan["notes"]), plan["notes"]
+    first = plan["steps"][0]["batteries"]["battery"]  # 8 kWh at the start, then this step's power
+    assert first["soc_pct"] == pytest.approx(80 - first["power_kw"] * 0.25 / 10 * 100, abs=5)
     assert plan["savings_eur"] >= -1e-6
     for step in plan["steps"]:  # grid = load + deferrable - pv + curtailment - battery (+ = discharge)
         balance = (

@@ -35,16 +35,18 @@ def hypertables(connection: Connection) -> list[str]:
     return sorted(str(r[0]) for r in rows)
 
 
-def create_hypertables(connection: Connection) -> list[str]:
-    """Turn the time-series tables into hypertables if TimescaleDB exists; returns those converted."""
+def create_hypertables(connection: Connection, tables: dict[str, str] | None = None) -> list[str]:
+    """Turn time-series tables (default: `HYPERTABLES`; table -> time column) into hypertables if
+    TimescaleDB exists; returns those converted. Later migrations pass the tables they create."""
     if not timescaledb_available(connection):
         return []
+    chosen = HYPERTABLES if tables is None else tables
     connection.execute(text("CREATE EXTENSION IF NOT EXISTS timescaledb"))
-    for table, column in HYPERTABLES.items():
+    for table, column in chosen.items():
         connection.execute(
             text(
                 f"SELECT create_hypertable('{table}', '{column}', "
                 "if_not_exists => TRUE, migrate_data => TRUE)"
             )
         )
-    return list(HYPERTABLES)
+    return list(chosen)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from luna_iems.decisions import forecast_service, forecasting, optimizer
+from luna_iems.decisions import forecast_service, forecasting, optimizer, rule_service
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions.schemas import (
     BatteryIn,
@@ -26,6 +26,7 @@ from luna_iems.decisions.schemas import (
 )
 from luna_iems.errors import BackendUnavailableError, InvalidInputError
 from luna_iems.settings import Settings
+from luna_iems.timeseries import repository as timeseries_repository
 
 FloatArray = history_module.FloatArray
 
@@ -41,6 +42,7 @@ class Inputs:
     import_price_eur_kwh: FloatArray
     export_price_eur_kwh: FloatArray
     notes: list[str] = field(default_factory=list)
+    batteries: list[BatteryIn] = field(default_factory=list)  # with reported SOC, for `stored` inputs
 
     def __len__(self) -> int:
         return int(self.load_kw.size)
@@ -197,7 +199,36 @@ def stored_inputs(
 
 
 def battery(spec: BatteryIn) -> optimizer.Battery:
-    return optimizer.Battery(**spec.model_dump())
+    return optimizer.Battery(**spec.model_dump(exclude={"battery_id"}))
+
+
+def with_reported_soc(
+    *, session: Session, batteries: list[BatteryIn], start: datetime, notes: list[str]
+) -> list[BatteryIn]:
+    """Batteries with a `battery_id` start from its newest reported state of charge before `start`
+    (at most `rule_service.SOC_MAX_AGE` old), clamped into [soc_min, soc_max]; the notes say which."""
+    result = []
+    for spec in batteries:
+        if spec.battery_id is None:
+            result.append(spec)
+            continue
+        states = timeseries_repository.list_battery_states(
+            session=session,
+            battery_id=spec.battery_id,
+            site=None,
+            ts_from=start - rule_service.SOC_MAX_AGE,
+            ts_to=start,
+            limit=10_000,
+        )
+        if not states:
+            notes.append(f"{spec.name}: no state of {spec.battery_id!r} in the hour before the start; "
+                         f"soc_initial_pct {spec.soc_initial_pct:g} % used")  # fmt: skip
+            result.append(spec)
+            continue
+        reported = min(max(states[-1].soc_pct, spec.soc_min_pct), spec.soc_max_pct)
+        notes.append(f"{spec.name}: starts at {reported:g} % reported at {states[-1].ts.isoformat()}")
+        result.append(spec.model_copy(update={"soc_initial_pct": reported}))
+    return result
 
 
 def _step_index(instant: datetime | None, *, inputs: Inputs, default: int, name: str, what: str) -> int:
@@ -240,7 +271,7 @@ def build_problem(request: OptimizeRequest, inputs: Inputs, settings: Settings) 
             pv_kw=tuple(float(v) for v in inputs.pv_kw),
             import_price_eur_kwh=tuple(float(v) for v in inputs.import_price_eur_kwh),
             export_price_eur_kwh=tuple(float(v) for v in inputs.export_price_eur_kwh),
-            batteries=tuple(battery(b) for b in request.batteries),
+            batteries=tuple(battery(b) for b in inputs.batteries or request.batteries),
             deferrable_loads=tuple(deferrable(d, inputs) for d in request.deferrable_loads),
             grid_import_max_kw=request.grid_import_max_kw,
             grid_export_max_kw=request.grid_export_max_kw,
@@ -293,6 +324,9 @@ def optimize(
             start=start,
             horizon_h=request.horizon_h,
             step_minutes=step,
+        )
+        inputs.batteries = with_reported_soc(
+            session=session, batteries=request.batteries, start=start, notes=inputs.notes
         )
     schedule = solve(build_problem(request, inputs, settings))
     return schedule_read(request, inputs, schedule)

@@ -9,8 +9,9 @@ Here every 15-minute step of a site becomes a context of the variables in `rules
 - forecasts: seasonal naive, the value one week earlier for load and one day earlier for PV (what the
   site knew at the time; the learned models are for `/forecast`, too slow to refit at every step);
 - `peak_month_kw`: the highest 15-minute import of the local month before the step;
-- `soc_pct`: not measured yet (no battery telemetry is ingested), so rules that need it report it
-  as unavailable and never fire.
+- `soc_pct`: the mean state of charge of the site's batteries (`POST /ingest/battery-states`), each
+  battery's newest state reported before the end of the step and at most `SOC_MAX_AGE` old; missing
+  (the rule reports it unavailable) when no battery of the site reported in time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import yaml
 from sqlalchemy.orm import Session
 
-from luna_iems.db.base import utcnow
+from luna_iems.db.base import to_epoch_us, utcnow
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions import repository, rules
 from luna_iems.decisions.models import Alert, Rule
@@ -44,10 +45,12 @@ from luna_iems.decisions.schemas import (
 from luna_iems.errors import ConflictError, InvalidInputError, NotFoundError
 from luna_iems.settings import Settings
 from luna_iems.telemetry.models import Event
+from luna_iems.timeseries import repository as timeseries_repository
 
 log = logging.getLogger(__name__)
 
 STEP = timedelta(minutes=15)
+SOC_MAX_AGE = timedelta(hours=1)  # an older state of charge is not "now" any more
 MAX_DRY_RUN_DAYS = 31
 Context = dict[str, float | bool | None]
 
@@ -249,6 +252,7 @@ def site_contexts(
     peaks = _running_month_peak(energy.import_kw, slots, tz)
     first = int((ts_from - lead) / STEP)
     week, per_day = 7 * 96, 96
+    soc = site_soc(session=session, site=site, steps=slots[first:])
     contexts: list[tuple[datetime, Context]] = []
     for i in range(first, len(slots)):
         ts = slots[i]
@@ -270,7 +274,7 @@ def site_contexts(
             "price_eur_mwh": _value(prices, p),
             "price_next_h_eur_mwh": float(np.mean(next_hour)) if np.isfinite(next_hour).all() else None,
             "price_day_avg_eur_mwh": float(np.nanmean(day_prices)) if np.isfinite(day_prices).any() else None,
-            "soc_pct": None,
+            "soc_pct": soc[i - first],
             "forecast_load_kw": _value(energy.consumption_kw, i + 1 - week),
             "forecast_pv_kw": _value(energy.production_kw, i + 1 - per_day),
             "peak_month_kw": peaks[i],
@@ -278,6 +282,40 @@ def site_contexts(
         }
         contexts.append((ts, context))
     return contexts
+
+
+def site_soc(*, session: Session, site: str, steps: Sequence[datetime]) -> list[float | None]:
+    """Per step [t, t + 15 min): the mean over the site's batteries of each one's newest reported state
+    of charge before t + 15 min, if not older than `SOC_MAX_AGE`; None when no battery qualifies."""
+    if not steps:
+        return []
+    states = timeseries_repository.list_battery_states(
+        session=session,
+        battery_id=None,
+        site=site,
+        ts_from=steps[0] - SOC_MAX_AGE,
+        ts_to=steps[-1] + STEP,
+        limit=10_000_000,
+    )
+    if not states:
+        return [None] * len(steps)
+    ends = np.array([to_epoch_us(t + STEP) for t in steps], dtype=np.int64)
+    max_age_us = int(SOC_MAX_AGE.total_seconds() * 1e6)
+    per_battery: dict[str, tuple[list[int], list[float]]] = {}
+    for state in states:
+        times, values = per_battery.setdefault(state.battery_id, ([], []))
+        times.append(to_epoch_us(state.ts))
+        values.append(state.soc_pct)
+    columns = []
+    for times, values in per_battery.values():
+        ts_us, soc = np.asarray(times, dtype=np.int64), np.asarray(values, dtype=np.float64)
+        index = np.searchsorted(ts_us, ends, side="left") - 1  # newest state strictly before the end
+        fresh = (index >= 0) & (ends - ts_us[np.maximum(index, 0)] <= max_age_us)
+        columns.append(np.where(fresh, soc[np.maximum(index, 0)], np.nan))
+    stacked = np.vstack(columns)
+    counts = np.isfinite(stacked).sum(axis=0)
+    means = np.nansum(stacked, axis=0) / np.maximum(counts, 1)
+    return [float(m) if c else None for m, c in zip(means, counts, strict=True)]
 
 
 # --- dry run ------------------------------------------------------------------------------------------

@@ -123,6 +123,11 @@ class BatteryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="battery", min_length=1, max_length=100)
+    battery_id: str | None = Field(
+        default=None,
+        description="With `stored` inputs: start from this battery's newest reported state of charge "
+        "(POST /ingest/battery-states) instead of soc_initial_pct, when it is at most an hour old",
+    )
     capacity_kwh: float = Field(gt=0)
     charge_max_kw: float = Field(gt=0, description="Storage side: energy into the cells per hour")
     discharge_max_kw: float = Field(gt=0, description="Storage side: energy out of the cells per hour")

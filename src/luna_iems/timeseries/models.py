@@ -137,3 +137,20 @@ class DataQuality(Base):
     step_s: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_data_quality_series_created_at", "series", "created_at"),)
+
+
+class BatteryState(Base):
+    """A battery's state of charge as its inverter or BMS reports it (power: + = discharge).
+
+    Rules read the newest state of a site's batteries (`soc_pct`); a replayed state updates its row.
+    """
+
+    __tablename__ = "battery_states"
+
+    battery_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    site: Mapped[str] = mapped_column(String(100), default="default")
+    soc_pct: Mapped[float] = mapped_column(Float)
+    power_kw: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_battery_states_site_ts", "site", "ts"),)

@@ -16,6 +16,7 @@ from luna_iems.db.base import epoch_us_column, to_epoch_us
 from luna_iems.db.bulk import upsert_rows
 from luna_iems.db.timebucket import Bucket, bucket_label
 from luna_iems.timeseries.models import (
+    BatteryState,
     DataQuality,
     IngestBatch,
     MarketPrice,
@@ -426,3 +427,34 @@ def list_quality(*, session: Session, series: str | None, limit: int) -> Sequenc
     if series is not None:
         query = query.where(DataQuality.series == series)
     return session.scalars(query).all()
+
+
+# --- battery states -----------------------------------------------------------------------------
+BATTERY_STATE_COLUMNS = ("battery_id", "ts", "site", "soc_pct", "power_kw")
+
+
+def upsert_battery_states(*, session: Session, rows: Sequence[tuple[Any, ...]]) -> None:
+    upsert_rows(
+        session.connection(),
+        BatteryState.__table__,  # type: ignore[arg-type]
+        columns=BATTERY_STATE_COLUMNS,
+        key=("battery_id", "ts"),
+        rows=rows,
+    )
+
+
+def list_battery_states(
+    *,
+    session: Session,
+    battery_id: str | None,
+    site: str | None,
+    ts_from: datetime,
+    ts_to: datetime,
+    limit: int,
+) -> Sequence[BatteryState]:
+    query = select(BatteryState).where(BatteryState.ts >= ts_from, BatteryState.ts < ts_to)
+    if battery_id is not None:
+        query = query.where(BatteryState.battery_id == battery_id)
+    if site is not None:
+        query = query.where(BatteryState.site == site)
+    return session.scalars(query.order_by(BatteryState.ts, BatteryState.battery_id).limit(limit)).all()

@@ -16,6 +16,9 @@ from luna_iems.timeseries import kpis as kpi_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import (
     Agg,
+    BatteryStateBatch,
+    BatteryStateList,
+    BatteryStatesWritten,
     IngestResult,
     Kpis,
     MeterCreate,
@@ -251,6 +254,30 @@ def get_readings(
 )
 def get_latest_reading(session: SessionDep, _: ViewerKey, meter_id: str) -> ReadingPoint:
     return timeseries_service.latest_reading(session=session, meter_id=meter_id)
+
+
+@router.post("/ingest/battery-states", response_model=BatteryStatesWritten, tags=["ingest"])
+def ingest_battery_states(
+    body: BatteryStateBatch, session: SessionDep, _: AnalystKey
+) -> BatteryStatesWritten:
+    """Batteries' state of charge (and power, + = discharge) as inverters report them; rules read the
+    newest state of a site's batteries as `soc_pct`. Replays update, never duplicate."""
+    return timeseries_service.ingest_battery_states(session=session, rows=body.rows)
+
+
+@router.get("/timeseries/battery-states", response_model=BatteryStateList, tags=["queries"])
+def get_battery_states(
+    session: SessionDep,
+    _: ViewerKey,
+    ts_from: From,
+    ts_to: To,
+    battery_id: str | None = None,
+    site: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> BatteryStateList:
+    return timeseries_service.list_battery_states(
+        session=session, battery_id=battery_id, site=site, ts_from=ts_from, ts_to=ts_to, limit=limit
+    )
 
 
 @router.get("/timeseries/prices", response_model=PriceSeriesRead, tags=["queries"])

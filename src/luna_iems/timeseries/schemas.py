@@ -129,6 +129,42 @@ class PriceBatch(BaseModel):
     rows: list[PriceIn] = Field(max_length=MAX_BATCH_ROWS)
 
 
+class BatteryStateIn(BaseModel):
+    """One reported state of a battery: state of charge (%) and, optionally, power (+ = discharge)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    battery_id: str = Field(min_length=1, max_length=100)
+    site: str = Field(default="default", min_length=1, max_length=100)
+    ts: Instant
+    soc_pct: float = Field(ge=0, le=100, allow_inf_nan=False)
+    power_kw: float | None = Field(default=None, allow_inf_nan=False, description="+ discharge, - charge")
+
+
+class BatteryStateBatch(BaseModel):
+    rows: list[BatteryStateIn] = Field(min_length=1, max_length=MAX_BATCH_ROWS)
+
+
+class BatteryStateRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    battery_id: str
+    site: str
+    ts: datetime
+    soc_pct: float
+    power_kw: float | None
+
+
+class BatteryStateList(BaseModel):
+    items: list[BatteryStateRead]
+    truncated: bool = Field(description="More states match: narrow the range or raise limit")
+
+
+class BatteryStatesWritten(BaseModel):
+    rows_received: int
+    rows_written: int = Field(description="Distinct (battery_id, ts); the last of duplicates wins")
+
+
 class SeriesQuality(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

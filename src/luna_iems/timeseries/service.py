@@ -27,6 +27,10 @@ from luna_iems.timeseries.schemas import (
     EARLIEST,
     LATEST,
     Agg,
+    BatteryStateIn,
+    BatteryStateList,
+    BatteryStateRead,
+    BatteryStatesWritten,
     IngestResult,
     MeterCreate,
     MeterList,
@@ -589,3 +593,31 @@ def query_prices(
     return PriceSeriesRead(
         market=market, product=product, bucket=bucket, agg=agg, timezone=tz.key, points=points
     )
+
+
+# --- battery states -----------------------------------------------------------------------------
+def ingest_battery_states(*, session: Session, rows: Sequence[BatteryStateIn]) -> BatteryStatesWritten:
+    """Store reported battery states in one transaction; a replayed (battery_id, ts) updates its row."""
+    keep = _dedupe_last([(r.battery_id, to_epoch_us(r.ts)) for r in rows])
+    values = [(r.battery_id, r.ts, r.site, r.soc_pct, r.power_kw) for r in (rows[i] for i in keep)]
+    repository.upsert_battery_states(session=session, rows=values)
+    session.commit()
+    return BatteryStatesWritten(rows_received=len(rows), rows_written=len(values))
+
+
+def list_battery_states(
+    *,
+    session: Session,
+    battery_id: str | None,
+    site: str | None,
+    ts_from: datetime,
+    ts_to: datetime,
+    limit: int,
+) -> BatteryStateList:
+    """States in [ts_from, ts_to), oldest first, at most `limit` (`truncated` says when more match)."""
+    check_range(ts_from, ts_to)
+    rows = repository.list_battery_states(
+        session=session, battery_id=battery_id, site=site, ts_from=ts_from, ts_to=ts_to, limit=limit + 1
+    )
+    items = [BatteryStateRead.model_validate(r) for r in rows[:limit]]
+    return BatteryStateList(items=items, truncated=len(rows) > limit)
