@@ -75,6 +75,7 @@ def test_first_start_prints_docs_and_key_once(
         counts = summary.json()["database"]["row_counts"]
         assert counts["meters"] == 4 and counts["smart_meter_readings"] == 4 * 28 * 96
         assert counts["market_prices"] > 28 * 96 and counts["rules"] == 5
+        assert counts["battery_states"] == 28 * 96 and "a simulated home battery" in text
         # ... enough history for the learned forecast.
         body = {"meter_id": "sim-commercial-001", "target": "load", "horizon_h": 24}
         forecast = httpx.post(f"{base}/forecast", json=body, headers={"X-API-Key": token}, timeout=60)

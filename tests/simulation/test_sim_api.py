@@ -118,5 +118,5 @@ def test_demo_seed_runs_once_on_a_fresh_instance(
             counts = client.get("/status/summary", headers=auth(ADMIN_TOKEN)).json()["database"]["row_counts"]
             assert counts["meters"] == expected_meters
             assert counts["smart_meter_readings"] == 4 * 28 * 96
-            assert counts["rules"] == 5
+            assert counts["rules"] == 5 and counts["battery_states"] == 28 * 96
             assert counts["ingest_batches"] >= 5

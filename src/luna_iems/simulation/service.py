@@ -16,15 +16,21 @@ from pathlib import Path
 import numpy as np
 
 from luna_iems.bootstrap import Container
+from luna_iems.db.base import from_epoch_us
 from luna_iems.errors import InvalidInputError, NotFoundError
+from luna_iems.simulation import battery as sim_battery
 from luna_iems.simulation.config import MeterSpec, SimConfig, load_sim_config
 from luna_iems.simulation.meters import simulate_meter
 from luna_iems.simulation.prices import simulate_prices
 from luna_iems.simulation.schemas import BackfillResult, SimStatus
+from luna_iems.timeseries import repository as timeseries_repository
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.ingest import retention_cutoff
 from luna_iems.timeseries.models import Meter
 from luna_iems.timeseries.schemas import PriceIn
+
+SIM_SITE = "sim"  # the site of every simulated meter
+DEMO_BATTERY_ID = "sim-battery-001"
 
 CHUNK = timedelta(days=92)  # one transaction per meter-quarter: bounded memory, visible progress
 MAX_BACKFILL_DAYS = 366 * 3
@@ -129,7 +135,7 @@ def _ensure_meter(container: Container, spec: MeterSpec, config: SimConfig) -> N
             session.add(
                 Meter(
                     meter_id=spec.meter_id,
-                    site="sim",
+                    site=SIM_SITE,
                     kind=kind,
                     lat=config.site.lat,
                     lon=config.site.lon,
@@ -213,10 +219,47 @@ def seed_demo(container: Container, *, days: int = DEMO_DAYS, force: bool = Fals
     result = backfill_meters(container=container, ts_from=start, ts_to=end, meters=list(config.meters))
     midnight = end.replace(hour=0) + timedelta(days=2)
     backfill_prices(container=container, ts_from=start, ts_to=midnight)
+    battery = seed_demo_battery(container, config=config, ts_from=start, ts_to=end)
     return (
         f"demo data: {len(config.meters)} simulated meters (site 'sim'), {days} days of 15-minute readings "
         f"({result.rows_written} rows) and day-ahead prices for DE-LU"
+    ) + (f", a simulated home battery ({battery})" if battery else "")
+
+
+def seed_demo_battery(
+    container: Container, *, config: SimConfig, ts_from: datetime, ts_to: datetime
+) -> str | None:
+    """States of a 10 kWh battery behind the first simulated meter with PV (self-consumption control),
+    so the demo's state-of-charge rules have data. Returns its id, or None without a PV meter."""
+    spec = next((m for m in config.meters if config.profile(m.profile).pv is not None), None)
+    if spec is None:
+        return None
+    readings = simulate_meter(
+        meter_id=spec.meter_id,
+        profile=config.profile(spec.profile),
+        start=ts_from,
+        end=ts_to,
+        step_minutes=config.step_minutes,
+        seed=config.seed,
+        timezone=config.timezone,
+        lat=config.site.lat,
+        lon=config.site.lon,
+        scale=spec.scale,
     )
+    soc, power = sim_battery.self_consumption(
+        consumption_kw=readings.consumption_kw,
+        production_kw=readings.production_kw,
+        step_minutes=config.step_minutes,
+    )
+    step = timedelta(minutes=config.step_minutes)
+    rows = [
+        (DEMO_BATTERY_ID, from_epoch_us(int(t)) + step, SIM_SITE, round(float(s), 3), round(float(p), 4))
+        for t, s, p in zip(readings.ts.astype("datetime64[us]").astype(np.int64), soc, power, strict=True)
+    ]  # a state is reported at the end of its step
+    with container.session_factory() as session:
+        timeseries_repository.upsert_battery_states(session=session, rows=rows)
+        session.commit()
+    return DEMO_BATTERY_ID
 
 
 # --- live mode ------------------------------------------------------------------------------
