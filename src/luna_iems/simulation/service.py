@@ -20,7 +20,7 @@ from luna_iems.db.base import from_epoch_us
 from luna_iems.errors import InvalidInputError, NotFoundError
 from luna_iems.simulation import battery as sim_battery
 from luna_iems.simulation.config import MeterSpec, SimConfig, load_sim_config
-from luna_iems.simulation.meters import simulate_meter
+from luna_iems.simulation.meters import SimulatedReadings, simulate_meter
 from luna_iems.simulation.prices import simulate_prices
 from luna_iems.simulation.schemas import BackfillResult, SimStatus
 from luna_iems.timeseries import repository as timeseries_repository
@@ -71,6 +71,31 @@ def select_meters(config: SimConfig, *, meter_ids: list[str] | None, count: int 
     return [*config.meters, *extra][:count]
 
 
+def simulate(
+    spec: MeterSpec,
+    config: SimConfig,
+    *,
+    start: datetime,
+    end: datetime,
+    scale: float = 1.0,
+    noise: float | None = None,
+) -> SimulatedReadings:
+    """The configured meter `spec` over [start, end) with the config's seed, site and step."""
+    return simulate_meter(
+        meter_id=spec.meter_id,
+        profile=config.profile(spec.profile),
+        start=start,
+        end=end,
+        step_minutes=config.step_minutes,
+        seed=config.seed,
+        timezone=config.timezone,
+        lat=config.site.lat,
+        lon=config.site.lon,
+        scale=spec.scale * scale,
+        noise=noise,
+    )
+
+
 def backfill_meters(
     *,
     container: Container,
@@ -91,19 +116,7 @@ def backfill_meters(
         cursor = ts_from
         while cursor < ts_to:
             end = min(cursor + CHUNK, ts_to)
-            readings = simulate_meter(
-                meter_id=spec.meter_id,
-                profile=config.profile(spec.profile),
-                start=cursor,
-                end=end,
-                step_minutes=config.step_minutes,
-                seed=config.seed,
-                timezone=config.timezone,
-                lat=config.site.lat,
-                lon=config.site.lon,
-                scale=spec.scale * scale,
-                noise=noise,
-            )
+            readings = simulate(spec, config, start=cursor, end=end, scale=scale, noise=noise)
             if len(readings):
                 with container.session_factory() as session:
                     result = timeseries_service.write_readings(
@@ -234,18 +247,7 @@ def seed_demo_battery(
     spec = next((m for m in config.meters if config.profile(m.profile).pv is not None), None)
     if spec is None:
         return None
-    readings = simulate_meter(
-        meter_id=spec.meter_id,
-        profile=config.profile(spec.profile),
-        start=ts_from,
-        end=ts_to,
-        step_minutes=config.step_minutes,
-        seed=config.seed,
-        timezone=config.timezone,
-        lat=config.site.lat,
-        lon=config.site.lon,
-        scale=spec.scale,
-    )
+    readings = simulate(spec, config, start=ts_from, end=ts_to)
     soc, power = sim_battery.self_consumption(
         consumption_kw=readings.consumption_kw,
         production_kw=readings.production_kw,
