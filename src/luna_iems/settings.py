@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     enable_scheduler: bool = True
     sim_config_path: Path = Path("config/sim.yml")
     mqtt_url: str | None = None  # e.g. mqtt://user:pass@broker:1883; empty: no MQTT subscriber
-    mqtt_topics: str = "luna/readings/#,tele/+/SENSOR"
+    mqtt_topics: str = "luna/readings/#,luna/batteries/#,tele/+/SENSOR"
     mqtt_client_id: str = "luna-iems"
     mqtt_reconnect_max_s: float = Field(default=60, gt=0)
 

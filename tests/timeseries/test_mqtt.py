@@ -85,3 +85,32 @@ def test_subscriber_reconnects_after_the_broker_restarts(
             publish(broker.port, "luna/readings/after-restart", json.dumps({"consumption_kw": 1.5}))
             reading = _wait_for(lambda: _latest(client, "after-restart"))
             assert reading["consumption_kw"] == 1.5
+
+
+def test_battery_states_arrive_over_mqtt(tmp_path: Path, fresh_database_url: Callable[[str], str]) -> None:
+    """`luna/batteries/<battery_id>` carries a battery's state of charge; rules read it as soc_pct."""
+    with mosquitto(tmp_path) as broker:
+        settings = make_settings(tmp_path, database_url=fresh_database_url("sqlite"), mqtt_url=broker.url)
+        with TestClient(create_app(settings)) as client:
+            _wait_for(lambda: _mqtt_component(client)["ok"])
+            state = {"ts": "2026-06-01T12:00:00+02:00", "soc_pct": 64.5, "power_kw": -2.0, "site": "home"}
+            publish(broker.port, "luna/batteries/garage", json.dumps(state))
+            publish(broker.port, "luna/batteries/garage", json.dumps({"soc_pct": 140}))  # out of range
+
+            def stored() -> list[dict[str, Any]]:
+                params = {"site": "home", "from": "2026-06-01T00:00:00Z", "to": "2026-06-02T00:00:00Z"}
+                response = client.get("/timeseries/battery-states", params=params, headers=auth(ADMIN_TOKEN))
+                return response.json()["items"]  # type: ignore[no-any-return]
+
+            items = _wait_for(stored)
+            assert items == [
+                {
+                    "battery_id": "garage",
+                    "site": "home",
+                    "ts": "2026-06-01T10:00:00Z",
+                    "soc_pct": 64.5,
+                    "power_kw": -2.0,
+                }
+            ]
+            info = _wait_for(lambda: (c := _mqtt_component(client))["info"]["rejected"] >= 1 and c)["info"]
+            assert info["messages"] == 2 and info["rows_written"] == 1

@@ -3,7 +3,9 @@
 Topics (MQTT_TOPICS, comma-separated filters) carry either
 - the documented Luna JSON payload `{"meter_id"?, "ts"?, "consumption_kw"?, "production_kw"?, "voltage"?}`;
   without `meter_id` the last topic level names the meter (e.g. `luna/readings/<meter_id>`); or
-- Tasmota `tele/<device>/SENSOR` (`ENERGY.Power` W, `ENERGY.Total` kWh): meter `tasmota-<device>`.
+- Tasmota `tele/<device>/SENSOR` (`ENERGY.Power` W, `ENERGY.Total` kWh): meter `tasmota-<device>`;
+- battery states on `luna/batteries/<battery_id>`: `{"soc_pct", "power_kw"?, "ts"?, "site"?}` (the
+  state of charge rules read as `soc_pct`).
 Messages are buffered and written once per second (or per 500 rows), each flush one transaction.
 A lost connection is retried with exponential backoff up to MQTT_RECONNECT_MAX_S.
 """
@@ -18,13 +20,15 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urlparse
 
 import anyio
+import orjson
 
 from luna_iems.bootstrap import Container
 from luna_iems.errors import LunaError
 from luna_iems.ports import ComponentHealth
+from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.formats import FormatError, parse_json_reading, parse_tasmota_sensor
 from luna_iems.timeseries.ingest import ingest_rows, reading_from_sample
-from luna_iems.timeseries.schemas import ReadingIn
+from luna_iems.timeseries.schemas import BatteryStateIn, ReadingIn
 
 log = logging.getLogger("luna_iems.mqtt")
 FLUSH_INTERVAL_S = 1.0
@@ -41,6 +45,30 @@ class MqttStats:
     last_error: str | None = None
     last_message_at: datetime | None = None
     topics: list[str] = field(default_factory=list)
+
+
+def is_battery_topic(topic: str) -> bool:
+    levels = topic.split("/")
+    return len(levels) >= 3 and levels[0] == "luna" and levels[1] == "batteries"
+
+
+def battery_state_from_message(topic: str, payload: bytes, *, received_at: datetime) -> BatteryStateIn:
+    """Decode a `luna/batteries/<battery_id>` message; raises FormatError or ValueError (validation)."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise FormatError(f"battery state on {topic}: not JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise FormatError(f"battery state on {topic}: expected a JSON object")
+    return BatteryStateIn.model_validate(
+        {
+            "battery_id": data.get("battery_id") or topic.rsplit("/", maxsplit=1)[-1],
+            "site": data.get("site", "default"),
+            "ts": data.get("ts") or received_at,
+            "soc_pct": data.get("soc_pct"),
+            "power_kw": data.get("power_kw"),
+        }
+    )
 
 
 def reading_from_message(topic: str, payload: bytes, *, received_at: datetime) -> ReadingIn:
@@ -74,6 +102,7 @@ class MqttSubscriber:
         self._client_id = settings.mqtt_client_id
         self._backoff_max = settings.mqtt_reconnect_max_s
         self._buffer: list[ReadingIn] = []
+        self._states: list[BatteryStateIn] = []
         self._task: asyncio.Task[None] | None = None
         self.stats = MqttStats(topics=self._topics)
 
@@ -130,7 +159,10 @@ class MqttSubscriber:
         self.stats.messages += 1
         self.stats.last_message_at = now
         try:
-            self._buffer.append(reading_from_message(topic, payload, received_at=now))
+            if is_battery_topic(topic):
+                self._states.append(battery_state_from_message(topic, payload, received_at=now))
+            else:
+                self._buffer.append(reading_from_message(topic, payload, received_at=now))
         except (FormatError, LunaError, ValueError) as exc:
             self.stats.rejected += 1
             log.warning("mqtt message rejected", extra={"topic": topic, "reason": str(exc)[:300]})
@@ -141,6 +173,8 @@ class MqttSubscriber:
             await self._flush()
 
     async def _flush(self) -> None:
+        if self._states:
+            await self._flush_states()
         if not self._buffer:
             return
         rows, self._buffer = self._buffer, []
@@ -152,6 +186,21 @@ class MqttSubscriber:
         except LunaError as exc:
             self.stats.rejected += len(rows)
             log.warning("mqtt batch rejected", extra={"rows": len(rows), "reason": exc.message[:300]})
+
+    async def _flush_states(self) -> None:
+        states, self._states = self._states, []
+
+        def write() -> int:
+            with self._container.session_factory() as session:
+                return timeseries_service.ingest_battery_states(session=session, rows=states).rows_written
+
+        try:
+            self.stats.rows_written += await anyio.to_thread.run_sync(write)
+        except LunaError as exc:
+            self.stats.rejected += len(states)
+            log.warning(
+                "mqtt battery states rejected", extra={"rows": len(states), "reason": exc.message[:300]}
+            )
 
     def health(self) -> ComponentHealth:
         s = self.stats
