@@ -393,6 +393,7 @@ def test_whatif_playbook_is_stored_and_listed(stocked: TestClient) -> None:
         "variations": [
             {"name": "10 kWh battery", "battery_capacity_kwh": 10},
             {"name": "pv x1.5", "pv_scale": 1.5},
+            {"name": "demand charge", "battery_capacity_kwh": 10, "tariff": {"peak_charge_eur_kw": 15}},
         ],
     }
     result = post(stocked, "/scenarios/whatif", body, 201)
@@ -404,6 +405,10 @@ def test_whatif_playbook_is_stored_and_listed(stocked: TestClient) -> None:
     assert deltas["pv x1.5"]["co2_kg"] < 0 and deltas["pv x1.5"]["import_kwh"] < 0
     how = {h["variation"]: h for h in result["how"]}
     assert how["10 kWh battery"]["battery_discharged_kwh"] > 0 and how["baseline"]["battery_charged_kwh"] == 0
+    charged = how["demand charge"]  # charged once, on the period's peak, which the battery shaved
+    peak = result["what"][2]["kpis"]["peak_import_kw"]
+    assert charged["peak_charge_eur"] == pytest.approx(15 * peak, abs=0.02)
+    assert peak < base["peak_import_kw"] and deltas["demand charge"]["peak_import_kw"] < 0
     co2 = result["what"][0]["kpis"]["co2_kg"]
     assert co2 == pytest.approx(result["what"][0]["kpis"]["import_kwh"] * 0.38, abs=0.1)
 

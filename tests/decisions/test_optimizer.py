@@ -148,7 +148,7 @@ def reported_cost(p: Problem, s: Schedule) -> float:
         )
         for b, bs in zip(p.batteries, s.batteries, strict=True)
     )
-    return energy + p.peak_charge_eur_kw * float(imp.max()) + wear
+    return energy + p.peak_charge_eur_kw * max(float(imp.max()), p.peak_floor_kw) + wear
 
 
 def solve_checked(p: Problem) -> Schedule:
@@ -367,6 +367,32 @@ def test_peak_charge_in_cost_objective() -> None:
     s = solve_checked(p)
     assert s.peak_import_kw == pytest.approx(2.0, abs=1e-6)
     assert s.baseline_cost_eur == pytest.approx(8 * 0.3 + 5.0)
+
+
+def test_peak_floor_leaves_peaks_below_the_period_peak_alone() -> None:
+    """The month already peaked at 6 kW: a 5 kW peak today costs nothing extra, so the battery is not
+    spent on it; the charge is reported on the 6 kW. At a 3 kW floor it shaves down to 3 kW."""
+    b = battery(
+        capacity_kwh=4.0,
+        charge_max_kw=4.0,
+        discharge_max_kw=4.0,
+        charge_efficiency=1.0,
+        discharge_efficiency=1.0,
+        soc_min_pct=0.0,
+        soc_initial_pct=100.0,
+    )
+    base = problem(load_kw=[1.0, 5.0, 1.0, 1.0], batteries=(b,), peak_charge_eur_kw=1.0)
+    above = solve_checked(replace(base, peak_floor_kw=6.0))
+    free = solve_checked(replace(base, peak_charge_eur_kw=0.0))
+    assert above.total_cost_eur == pytest.approx(free.total_cost_eur + 6.0, abs=1e-6)
+    assert above.baseline_cost_eur == pytest.approx(8 * 0.3 + 6.0)
+    at_three = solve_checked(replace(base, peak_floor_kw=3.0))
+    assert at_three.peak_import_kw == pytest.approx(3.0, abs=1e-6) or at_three.peak_import_kw < 3.0
+    assert at_three.total_cost_eur == pytest.approx(
+        float(np.sum(np.array(at_three.grid_import_kw) * 0.3)) + 3.0, abs=1e-6
+    )
+    with pytest.raises(ValueError, match="peak_floor_kw"):
+        replace(base, peak_floor_kw=-1.0)
 
 
 def test_self_consumption_objective_stores_pv_for_the_evening() -> None:

@@ -154,7 +154,9 @@ def build(problem: Problem, options: Options = Options()) -> Model:
     importing = lp.var(n, lb=0.0, ub=1.0, binary=True)
     lp.rows([(imp, 1.0), (importing, -imp_ub)], lb=-np.inf, ub=0.0)
     lp.rows([(exp, 1.0), (importing, exp_ub)], lb=-np.inf, ub=exp_ub)
-    peak = lp.var(1 if options.peak or _needs_peak(problem) else 0, lb=0.0, ub=np.inf)
+    # The billing period's peak so far is a floor for the charged peak (not for the diagnosis probe).
+    floor = 0.0 if options.peak else problem.peak_floor_kw
+    peak = lp.var(1 if options.peak or _needs_peak(problem) else 0, lb=floor, ub=np.inf)
     if peak.size:
         lp.rows([(imp, 1.0), (np.repeat(peak, n), -1.0)], lb=-np.inf, ub=0.0)
     peak_export = lp.var(1 if options.peak_export else 0, lb=0.0, ub=np.inf)

@@ -278,6 +278,7 @@ def build_problem(request: OptimizeRequest, inputs: Inputs, settings: Settings) 
             curtailment_allowed=request.curtailment_allowed,
             objective=request.objective,
             peak_charge_eur_kw=request.peak_charge_eur_kw,
+            peak_floor_kw=request.peak_floor_kw,
             time_limit_s=settings.optimizer_time_limit_s,
         )
     except ValueError as exc:

@@ -219,7 +219,9 @@ class Problem:
 
     Series may be sequences or NumPy arrays; they are stored as tuples of floats. Export prices may be
     negative (exporting costs money). `peak_charge_eur_kw` is charged on the highest import over the
-    horizon (objectives "cost" and "peak"). Raises ValueError naming the field and the bad value.
+    horizon (objectives "cost" and "peak"). `peak_floor_kw` is the highest import already reached in
+    the billing period (e.g. this month so far): the charge applies to max(floor, peak), so nothing is
+    spent shaving below it. Raises ValueError naming the field and the bad value.
     """
 
     step_h: float
@@ -234,6 +236,7 @@ class Problem:
     curtailment_allowed: bool = True
     objective: Objective = "cost"
     peak_charge_eur_kw: float = 0.0
+    peak_floor_kw: float = 0.0
     time_limit_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -259,6 +262,7 @@ class Problem:
         _check(
             self.peak_charge_eur_kw >= 0, f"Problem.peak_charge_eur_kw={self.peak_charge_eur_kw} must be >= 0"
         )
+        _check(0 <= self.peak_floor_kw < math.inf, f"Problem.peak_floor_kw={self.peak_floor_kw} must be >= 0")
         _check(self.time_limit_s > 0, f"Problem.time_limit_s={self.time_limit_s} must be > 0")
         _check(
             self.objective in ("cost", "self_consumption", "peak"),
@@ -455,7 +459,7 @@ def _energy_cost(problem: Problem, imp: FloatArray, exp: FloatArray) -> float:
     import_price = np.asarray(problem.import_price_eur_kwh)
     export_price = np.asarray(problem.export_price_eur_kwh)
     energy = float(np.sum(imp * import_price - exp * export_price) * problem.step_h)
-    return energy + problem.peak_charge_eur_kw * float(imp.max(initial=0.0))
+    return energy + problem.peak_charge_eur_kw * max(float(imp.max(initial=0.0)), problem.peak_floor_kw)
 
 
 def baseline_cost_eur(problem: Problem) -> float:

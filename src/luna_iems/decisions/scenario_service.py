@@ -6,9 +6,10 @@ and the stored spot prices turned into the variant's tariff. Without a battery o
 grid flow is simply consumption - production per quarter-hour. With either, the optimiser plans each
 day (96 quarter-hours from `ts_from`) with perfect foresight of that day, and the battery ends every
 day at the state of charge it started the period with (a cyclic day: no day profits from emptying the
-battery at the expense of the next). The peak charge is applied per day, which shaves every day's
-peak; the period's peak is what is reported and charged. That is an upper bound of what a real
-controller with forecasts achieves, and is said so in the response.
+battery at the expense of the next). The peak charge is a charge on the period's highest import, as
+a monthly demand charge is: each day's plan gets the period's peak so far as a floor, so it pays to
+shave only what would set a new peak. Perfect foresight makes this an upper bound of what a real
+controller with forecasts achieves, and the response says so.
 """
 
 from __future__ import annotations
@@ -183,6 +184,7 @@ def simulate(variant: Variant, data: PeriodData, settings: Settings, co2_g_kwh: 
     degradation, solve_s = 0.0, 0.0
     if variant.battery is not None or variant.peak_limit_kw is not None:
         soc = variant.battery.soc_initial_pct if variant.battery else 0.0
+        period_peak = 0.0  # the period's highest import so far: today's plan pays only for more
         for day_start in range(0, n, DAY_STEPS):
             day = slice(day_start, min(day_start + DAY_STEPS, n))
             schedule = _plan_day(
@@ -193,9 +195,11 @@ def simulate(variant: Variant, data: PeriodData, settings: Settings, co2_g_kwh: 
                 import_price=import_price[day],
                 export_price=export_price[day],
                 day=data.start + timedelta(minutes=15 * day_start),
+                peak_floor_kw=period_peak,
                 settings=settings,
             )
             imports[day], exports[day] = schedule.grid_import_kw, schedule.grid_export_kw
+            period_peak = max(period_peak, schedule.peak_import_kw)
             curtailed[day] = schedule.curtailment_kw
             solve_s += schedule.solve_time_s
             for b in schedule.batteries:
@@ -248,6 +252,7 @@ def _plan_day(
     import_price: FloatArray,
     export_price: FloatArray,
     day: datetime,
+    peak_floor_kw: float,
     settings: Settings,
 ) -> optimizer.Schedule:
     batteries: tuple[optimizer.Battery, ...] = ()
@@ -266,6 +271,7 @@ def _plan_day(
         curtailment_allowed=True,
         objective="cost",
         peak_charge_eur_kw=variant.tariff.peak_charge_eur_kw,
+        peak_floor_kw=peak_floor_kw,
         time_limit_s=settings.optimizer_time_limit_s,
     )
     try:

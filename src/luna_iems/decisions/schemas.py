@@ -188,6 +188,11 @@ class OptimizeRequest(BaseModel):
     curtailment_allowed: bool = True
     objective: Objective = "cost"
     peak_charge_eur_kw: float = Field(default=0, ge=0, description="Capacity charge on the highest import")
+    peak_floor_kw: float = Field(
+        default=0,
+        ge=0,
+        description="Highest import already reached this billing period: only a peak above it is charged",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> OptimizeRequest:
