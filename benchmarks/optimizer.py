@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
+from tests.decisions import reference_inputs
 from tests.decisions import reference_solvers as ref
 
 from luna_iems.decisions import milp_model, optimizer
@@ -122,64 +123,22 @@ def multi_asset_problem(steps: int) -> optimizer.Problem:
     )
 
 
-def reference_site(p: optimizer.Problem) -> ref.Site:
-    return ref.Site(
-        step_h=p.step_h,
-        load_kw=np.array(p.load_kw),
-        pv_kw=np.array(p.pv_kw),
-        import_price=np.array(p.import_price_eur_kwh),
-        export_price=np.array(p.export_price_eur_kwh),
-        import_max_kw=np.inf if p.grid_import_max_kw is None else p.grid_import_max_kw,
-        export_max_kw=np.inf if p.grid_export_max_kw is None else p.grid_export_max_kw,
-        curtailment_allowed=p.curtailment_allowed,
-        peak_charge_eur_kw=p.peak_charge_eur_kw,
-    )
-
-
-def reference_storage(b: optimizer.Battery) -> ref.Storage:
-    return ref.Storage(
-        capacity_kwh=b.capacity_kwh,
-        charge_max_kw=b.charge_max_kw,
-        discharge_max_kw=b.discharge_max_kw,
-        eta_c=b.charge_efficiency,
-        eta_d=b.discharge_efficiency,
-        soc_min_kwh=b.soc_min_kwh,
-        soc_max_kwh=b.soc_max_kwh,
-        soc_initial_kwh=b.soc_initial_kwh,
-        soc_final_kwh=b.soc_final_kwh,
-        grid_charging=b.grid_charging,
-        grid_discharge=b.grid_discharge,
-        degradation_eur_kwh=b.degradation_eur_kwh,
-    )
-
-
 def reference_cost(p: optimizer.Problem, *, dp_step_kwh: float) -> dict[str, Any]:
     """The independent formulation's cost (EUR) and seconds; for the DP also the cost on a grid twice
     as coarse, to show the DP converging towards the MILP from above as the grid is refined."""
     started = time.perf_counter()
     if len(p.batteries) == 1 and not p.deferrable_loads:
-        site, storage = reference_site(p), reference_storage(p.batteries[0])
-        cost = ref.dp_battery(site, storage, soc_step_kwh=dp_step_kwh).cost_eur
+        grid, cells = reference_inputs.site(p), reference_inputs.storage(p.batteries[0])
+        cost = ref.dp_battery(grid, cells, soc_step_kwh=dp_step_kwh).cost_eur
         elapsed = time.perf_counter() - started
-        coarse = ref.dp_battery(site, storage, soc_step_kwh=2 * dp_step_kwh).cost_eur
+        coarse = ref.dp_battery(grid, cells, soc_step_kwh=2 * dp_step_kwh).cost_eur
         return {
             "reference": f"DP, {dp_step_kwh} kWh SOC grid",
             "eur": cost,
             "s": elapsed,
             "coarse_eur": coarse,
         }
-    flexible = [
-        ref.Flexible(
-            power_kw=d.power_kw,
-            energy_kwh=d.energy_kwh,
-            earliest=d.earliest_step,
-            latest=d.latest_step,
-            min_run=d.min_run_steps,
-            on_off=d.on_off,
-        )
-        for d in p.deferrable_loads
-    ]
-    result = ref.milp_reference(reference_site(p), [reference_storage(b) for b in p.batteries], flexible)
+    result = reference_inputs.reference_milp(p)
     return {
         "reference": "second MILP (energy variables)",
         "eur": result.cost_eur,

@@ -34,7 +34,7 @@ TZ = ZoneInfo("Europe/Berlin")
 def pure_simulation(config: Any, specs: list[Any], start: datetime, end: datetime) -> tuple[float, int]:
     """Seconds and rows for `simulate_meter` over the meters, chunked exactly as `backfill_meters`."""
     from luna_iems.simulation import service as sim
-    from luna_iems.simulation.meters import clear_sky_grid, simulate_meter
+    from luna_iems.simulation.meters import clear_sky_grid
 
     rows = 0
     clear_sky_grid.cache_clear()
@@ -43,18 +43,7 @@ def pure_simulation(config: Any, specs: list[Any], start: datetime, end: datetim
         cursor = start
         while cursor < end:
             chunk_end = min(cursor + sim.CHUNK, end)
-            readings = simulate_meter(
-                meter_id=spec.meter_id,
-                profile=config.profile(spec.profile),
-                start=cursor,
-                end=chunk_end,
-                step_minutes=config.step_minutes,
-                seed=config.seed,
-                timezone=config.timezone,
-                lat=config.site.lat,
-                lon=config.site.lon,
-                scale=spec.scale,
-            )
+            readings = sim.simulate(spec, config, start=cursor, end=chunk_end)
             rows += len(readings)
             cursor = chunk_end
     return time.perf_counter() - t0, rows

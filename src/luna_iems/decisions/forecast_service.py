@@ -69,13 +69,33 @@ def load_history(
         )
         series = _trimmed(forecasting.Series(start=ts_from, step_minutes=step_minutes, values=values))
         return History(series, {"market": market, "product": product}, settings.timezone, None, None)
+    load, pv = energy_histories(
+        session=session, meter_id=meter_id, site=site, ts_to=ts_to, days=days, step_minutes=step_minutes
+    )
+    return load if target == "load" else pv
+
+
+def energy_histories(
+    *,
+    session: Session,
+    meter_id: str | None,
+    site: str | None,
+    ts_to: datetime,
+    days: int,
+    step_minutes: int,
+) -> tuple[History, History]:
+    """(load, pv) histories of a meter or site from one read of the stored energy."""
+    ts_from = ts_to - timedelta(days=days)
     scope = history_module.resolve_scope(session=session, meter_id=meter_id, site=site)
     energy = history_module.load_energy(
         session=session, scope=scope, ts_from=ts_from, ts_to=ts_to, step_minutes=step_minutes
     )
-    values = energy.consumption_kw if target == "load" else energy.production_kw
-    series = _trimmed(forecasting.Series(start=ts_from, step_minutes=step_minutes, values=values))
-    return History(series, scope.description, scope.timezone, scope.lat, scope.lon)
+
+    def history(values: history_module.FloatArray) -> History:
+        series = _trimmed(forecasting.Series(start=ts_from, step_minutes=step_minutes, values=values))
+        return History(series, scope.description, scope.timezone, scope.lat, scope.lon)
+
+    return history(energy.consumption_kw), history(energy.production_kw)
 
 
 def _trimmed(series: forecasting.Series) -> forecasting.Series:

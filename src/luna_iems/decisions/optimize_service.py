@@ -4,9 +4,9 @@ and stored prices), solve it, and explain infeasibility in words and numbers."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -42,7 +42,6 @@ class Inputs:
     import_price_eur_kwh: FloatArray
     export_price_eur_kwh: FloatArray
     notes: list[str] = field(default_factory=list)
-    batteries: list[BatteryIn] = field(default_factory=list)  # with reported SOC, for `stored` inputs
 
     def __len__(self) -> int:
         return int(self.load_kw.size)
@@ -91,28 +90,13 @@ def explicit_inputs(body: ExplicitInputs, *, start: datetime, step_minutes: int)
 
 
 def _forecast_values(
+    history: forecast_service.History,
     *,
-    session: Session,
-    settings: Settings,
-    stored: StoredInputs,
     target: forecasting.Target,
     start: datetime,
     steps: int,
-    step_minutes: int,
     notes: list[str],
 ) -> FloatArray:
-    history = forecast_service.load_history(
-        session=session,
-        settings=settings,
-        target=target,
-        meter_id=None if target == "price" else stored.meter_id,
-        site=None if target == "price" else stored.site,
-        market=stored.market,
-        product=stored.product,
-        ts_to=start,
-        days=settings.forecast_history_days,
-        step_minutes=step_minutes,
-    )
     if target == "pv" and not np.nan_to_num(history.series.values).any():
         notes.append("pv_kw: no PV production in the stored history, assumed 0")
         return np.zeros(steps)
@@ -139,6 +123,21 @@ def _forecast_values(
     return result.values
 
 
+def tariff_prices(
+    spot_eur_mwh: FloatArray,
+    *,
+    import_markup_eur_kwh: float | None,
+    export_tariff_eur_kwh: float | None,
+    settings: Settings,
+) -> tuple[FloatArray, FloatArray]:
+    """(import, export) prices in EUR/kWh from spot prices: import = spot + markup, export = the fixed
+    feed-in tariff or the spot price. None takes IMPORT_MARKUP_EUR_KWH / EXPORT_TARIFF_EUR_KWH."""
+    markup = settings.import_markup_eur_kwh if import_markup_eur_kwh is None else import_markup_eur_kwh
+    feed_in = settings.export_tariff_eur_kwh if export_tariff_eur_kwh is None else export_tariff_eur_kwh
+    spot_kwh = np.asarray(spot_eur_mwh, dtype=np.float64) / 1000.0
+    return spot_kwh + markup, spot_kwh if feed_in is None else np.full(spot_kwh.size, feed_in)
+
+
 def stored_inputs(
     *,
     session: Session,
@@ -151,49 +150,58 @@ def stored_inputs(
     """Load and PV forecasts, spot prices (stored where available, forecast for the rest) as a tariff."""
     steps = horizon_h * 60 // step_minutes
     notes: list[str] = ["inputs: forecasts and stored prices"]
-    common: dict[str, Any] = {
-        "session": session,
-        "settings": settings,
-        "stored": stored,
-        "start": start,
-        "steps": steps,
-        "step_minutes": step_minutes,
-        "notes": notes,
-    }
-    load = _forecast_values(target="load", **common)
-    pv = _forecast_values(target="pv", **common)
+    days = settings.forecast_history_days
+    load_history, pv_history = forecast_service.energy_histories(
+        session=session,
+        meter_id=stored.meter_id,
+        site=stored.site,
+        ts_to=start,
+        days=days,
+        step_minutes=step_minutes,
+    )
+    load = _forecast_values(load_history, target="load", start=start, steps=steps, notes=notes)
+    pv = _forecast_values(pv_history, target="pv", start=start, steps=steps, notes=notes)
+    market, product = stored.market or settings.default_market, stored.product or settings.default_product
     spot = history_module.load_prices(
         session=session,
-        market=stored.market or settings.default_market,
-        product=stored.product or settings.default_product,
+        market=market,
+        product=product,
         ts_from=start,
         ts_to=start + timedelta(hours=horizon_h),
         step_minutes=step_minutes,
     )
     missing = ~np.isfinite(spot)
     if missing.any():
-        spot = np.where(missing, _forecast_values(target="price", **common), spot)
+        price_history = forecast_service.load_history(
+            session=session,
+            settings=settings,
+            target="price",
+            meter_id=None,
+            site=None,
+            market=market,
+            product=product,
+            ts_to=start,
+            days=days,
+            step_minutes=step_minutes,
+        )
+        forecast = _forecast_values(price_history, target="price", start=start, steps=steps, notes=notes)
+        spot = np.where(missing, forecast, spot)
         notes.append(f"price: {int(missing.sum())} of {steps} steps forecast, the rest stored")
     else:
         notes.append("price: all steps stored")
-    markup = (
-        settings.import_markup_eur_kwh
-        if stored.import_markup_eur_kwh is None
-        else stored.import_markup_eur_kwh
+    import_price, export_price = tariff_prices(
+        spot,
+        import_markup_eur_kwh=stored.import_markup_eur_kwh,
+        export_tariff_eur_kwh=stored.export_tariff_eur_kwh,
+        settings=settings,
     )
-    feed_in = (
-        settings.export_tariff_eur_kwh
-        if stored.export_tariff_eur_kwh is None
-        else stored.export_tariff_eur_kwh
-    )
-    spot_kwh = spot / 1000.0
     return Inputs(
         start=start,
         step_minutes=step_minutes,
         load_kw=load,
         pv_kw=pv,
-        import_price_eur_kwh=spot_kwh + markup,
-        export_price_eur_kwh=spot_kwh if feed_in is None else np.full(steps, feed_in),
+        import_price_eur_kwh=import_price,
+        export_price_eur_kwh=export_price,
         notes=notes,
     )
 
@@ -263,7 +271,13 @@ def deferrable(spec: DeferrableLoadIn, inputs: Inputs) -> optimizer.DeferrableLo
     )
 
 
-def build_problem(request: OptimizeRequest, inputs: Inputs, settings: Settings) -> optimizer.Problem:
+def build_problem(
+    request: OptimizeRequest,
+    inputs: Inputs,
+    settings: Settings,
+    batteries: Sequence[BatteryIn] | None = None,
+) -> optimizer.Problem:
+    """The optimiser's problem; `batteries` replaces the request's (e.g. started at a reported SOC)."""
     try:
         return optimizer.Problem(
             step_h=inputs.step_minutes / 60,
@@ -271,7 +285,7 @@ def build_problem(request: OptimizeRequest, inputs: Inputs, settings: Settings) 
             pv_kw=tuple(float(v) for v in inputs.pv_kw),
             import_price_eur_kwh=tuple(float(v) for v in inputs.import_price_eur_kwh),
             export_price_eur_kwh=tuple(float(v) for v in inputs.export_price_eur_kwh),
-            batteries=tuple(battery(b) for b in inputs.batteries or request.batteries),
+            batteries=tuple(battery(b) for b in (request.batteries if batteries is None else batteries)),
             deferrable_loads=tuple(deferrable(d, inputs) for d in request.deferrable_loads),
             grid_import_max_kw=request.grid_import_max_kw,
             grid_export_max_kw=request.grid_export_max_kw,
@@ -312,6 +326,7 @@ def optimize(
         if request.start
         else next_step(now or datetime.now(UTC), step)
     )
+    batteries = request.batteries
     if request.inputs is not None:
         inputs = explicit_inputs(request.inputs, start=start, step_minutes=step)
     else:
@@ -326,10 +341,10 @@ def optimize(
             horizon_h=request.horizon_h,
             step_minutes=step,
         )
-        inputs.batteries = with_reported_soc(
+        batteries = with_reported_soc(
             session=session, batteries=request.batteries, start=start, notes=inputs.notes
         )
-    schedule = solve(build_problem(request, inputs, settings))
+    schedule = solve(build_problem(request, inputs, settings, batteries))
     return schedule_read(request, inputs, schedule)
 
 

@@ -124,18 +124,12 @@ def _carry_forward(values: FloatArray) -> FloatArray:
 
 
 def _tariff_prices(tariff: Tariff, spot: FloatArray, settings: Settings) -> tuple[FloatArray, FloatArray]:
-    markup = (
-        settings.import_markup_eur_kwh
-        if tariff.import_markup_eur_kwh is None
-        else tariff.import_markup_eur_kwh
+    return optimize_service.tariff_prices(
+        spot,
+        import_markup_eur_kwh=tariff.import_markup_eur_kwh,
+        export_tariff_eur_kwh=tariff.export_tariff_eur_kwh,
+        settings=settings,
     )
-    feed_in = (
-        settings.export_tariff_eur_kwh
-        if tariff.export_tariff_eur_kwh is None
-        else tariff.export_tariff_eur_kwh
-    )
-    spot_kwh = spot / 1000.0
-    return spot_kwh + markup, spot_kwh if feed_in is None else np.full(spot.size, feed_in)
 
 
 def variants(request: WhatIfRequest) -> list[Variant]:
