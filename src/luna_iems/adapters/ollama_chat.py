@@ -26,6 +26,7 @@ import httpx
 
 from luna_iems.adapters.http_text import excerpt as body_excerpt
 from luna_iems.adapters.http_text import read_quietly, shorten
+from luna_iems.adapters.ollama import model_listed, tag_names
 from luna_iems.errors import BackendUnavailableError
 from luna_iems.ports import ChatMessage, ComponentHealth
 
@@ -168,7 +169,7 @@ class OllamaGenerator:
         except BackendUnavailableError as exc:
             return result(False, exc.message)
         info["models"] = available
-        if _model_listed(self._model, available):
+        if model_listed(self._model, available):
             return result(True)
         listed = ", ".join(available) if available else "none"
         return result(
@@ -212,26 +213,10 @@ def _message_content(payload: dict[str, Any], *, required: bool) -> str:
 
 
 def _model_names(payload: dict[str, Any]) -> list[str]:
-    models = payload.get("models")
-    if not isinstance(models, list):
+    names = tag_names(payload)
+    if names is None:
         raise BackendUnavailableError(COMPONENT, "Ollama /api/tags answer has no 'models' list")
-    names: list[str] = []
-    for entry in models:
-        if isinstance(entry, dict):
-            value = entry.get("name", entry.get("model"))
-            if isinstance(value, str):
-                names.append(value)
     return names
-
-
-def _model_listed(model: str, available: Sequence[str]) -> bool:
-    """Ollama lists models with their tag; a configured name without a tag means `:latest`."""
-
-    def canonical(name: str) -> str:
-        return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-    wanted = canonical(model)
-    return any(canonical(name) == wanted for name in available)
 
 
 def _mentions_missing_model(text: str) -> bool:
