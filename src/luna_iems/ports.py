@@ -76,6 +76,12 @@ class VectorStore(HealthCheck, Protocol):
 
     def count(self) -> int: ...
 
+    def scroll(self, *, batch_size: int = 1000, with_vectors: bool = True) -> Iterator[list[VectorPoint]]:
+        """Every point with its stored vector and payload, in batches of at most `batch_size`
+        (for backups). The order is stable but unspecified; no batch is empty. Without `with_vectors`
+        each point's vector is empty: ids and payloads only (the orphan check lists them at start)."""
+        ...
+
 
 class Embedder(HealthCheck, Protocol):
     """Turns text into unit-length vectors of `dimension` floats."""
@@ -99,6 +105,10 @@ class ObjectStore(HealthCheck, Protocol):
     def delete(self, key: str) -> None: ...
 
     def exists(self, key: str) -> bool: ...
+
+    def keys(self, *, prefix: str = "") -> Iterator[str]:
+        """Every stored key that starts with `prefix`, in lexicographic order (for backups)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,17 @@ def test_keys_with_spaces_and_non_ascii_characters(store: ObjectStore) -> None:
     assert not store.exists("items/Übersicht 2026")  # a prefix is not an object
 
 
+def test_keys_lists_every_object_in_order_and_by_prefix(store: ObjectStore) -> None:
+    assert list(store.keys()) == []
+    keys = ["items/b/v1/x.txt", "items/a/v2/Prüfbericht (v2).pdf", "other/z.bin", "items/a/v1/y.txt"]
+    for key in keys:
+        store.put(key, key.encode(), content_type="application/octet-stream")
+    assert list(store.keys()) == sorted(keys)
+    assert list(store.keys(prefix="items/a/")) == ["items/a/v1/y.txt", "items/a/v2/Prüfbericht (v2).pdf"]
+    store.delete("other/z.bin")
+    assert "other/z.bin" not in list(store.keys())
+
+
 def test_get_missing_key_raises_naming_it(store: ObjectStore) -> None:
     with pytest.raises(NotFoundError, match=re.escape("nope/missing.bin")):
         store.get("nope/missing.bin")

@@ -123,6 +123,40 @@ def test_upsert_replaces_and_delete_removes(make_store: StoreFactory) -> None:
     assert store.count() == 5
 
 
+def test_scroll_returns_every_point_once_with_its_vector_and_payload(make_store: StoreFactory) -> None:
+    store = make_store()
+    assert list(store.scroll()) == []
+    points = _points(530)
+    store.upsert(points)
+    store.delete([points[0].point_id])
+    batches = list(store.scroll(batch_size=100))
+    assert [len(b) for b in batches] == [100] * 5 + [29]
+    got = {p.point_id: p for batch in batches for p in batch}
+    assert set(got) == {p.point_id for p in points[1:]}
+    for point in points[1:]:
+        stored = got[point.point_id]
+        assert dict(stored.payload) == dict(point.payload)
+        # Qdrant keeps cosine vectors normalised, the NumPy index as given: the same direction.
+        unit = np.asarray(point.vector) / np.linalg.norm(point.vector)
+        assert np.asarray(stored.vector) / np.linalg.norm(stored.vector) == pytest.approx(unit, abs=1e-6)
+
+
+def test_scroll_without_vectors_lists_ids_and_payloads(make_store: StoreFactory) -> None:
+    """What the orphan check (knowledge/reconcile.py) reads at start: no vectors transferred."""
+    store = make_store()
+    points = _points(25)
+    store.upsert(points)
+    store.delete([points[3].point_id])
+    batches = list(store.scroll(batch_size=10, with_vectors=False))
+    assert [len(b) for b in batches] == [10, 10, 4]
+    got = {p.point_id: p for batch in batches for p in batch}
+    assert set(got) == {p.point_id for p in points} - {points[3].point_id}
+    assert all(len(p.vector) == 0 for p in got.values())
+    assert {pid: dict(p.payload) for pid, p in got.items()} == {
+        p.point_id: dict(p.payload) for p in points if p.point_id != points[3].point_id
+    }
+
+
 def test_wrong_dimension_is_refused(make_store: StoreFactory) -> None:
     store = make_store()
     with pytest.raises(DimensionMismatchError, match="expected 16"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from luna_iems.errors import NotFoundError
@@ -46,6 +47,16 @@ class LocalObjectStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def keys(self, *, prefix: str = "") -> Iterator[str]:
+        root = self._root.resolve()
+        found = (
+            path.relative_to(root).as_posix()
+            for path in root.rglob("*")
+            # `.tmp-` files are writes in progress (or left by a crash): not objects.
+            if path.is_file() and not path.name.startswith(".tmp-")
+        )
+        yield from sorted(key for key in found if key.startswith(prefix))
 
     def health(self) -> ComponentHealth:
         ok = self._root.is_dir() and os.access(self._root, os.W_OK)

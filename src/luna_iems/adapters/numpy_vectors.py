@@ -15,7 +15,7 @@ import json
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS points (
     PRIMARY KEY (collection, point_id)
 );
 """
+
+_SCROLL = (
+    "SELECT point_id, vector, payload FROM points WHERE collection = ? AND point_id > ?"
+    " ORDER BY point_id LIMIT ?"
+)
+_SCROLL_WITHOUT_VECTORS = _SCROLL.replace(", vector,", ", NULL,")
 
 
 def _ts_seconds(value: Any) -> float:
@@ -180,6 +186,27 @@ class NumpyVectorStore:
     def count(self) -> int:
         with self._lock:
             return int(self._alive[: len(self._ids)].sum())
+
+    def scroll(self, *, batch_size: int = 1000, with_vectors: bool = True) -> Iterator[list[VectorPoint]]:
+        # From the file, not the matrix: the vectors exactly as upserted (the matrix holds them
+        # normalised). Keyset pages by point id, so an upsert between two pages is not a problem.
+        after = ""
+        query = _SCROLL if with_vectors else _SCROLL_WITHOUT_VECTORS
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    query,
+                    (self._collection, after, max(1, batch_size)),
+                ).fetchall()
+            if not rows:
+                return
+            yield [
+                VectorPoint(
+                    pid, np.frombuffer(blob, dtype=np.float32).copy() if blob else (), json.loads(payload)
+                )
+                for pid, blob, payload in rows
+            ]
+            after = rows[-1][0]
 
     def health(self) -> ComponentHealth:
         try:

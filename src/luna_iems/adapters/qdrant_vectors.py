@@ -6,8 +6,10 @@ which speaks the same client API as the server.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
+
+import numpy as np
 
 from luna_iems.errors import BackendUnavailableError, DimensionMismatchError
 from luna_iems.ports import ComponentHealth, Vector, VectorFilter, VectorHit, VectorPoint
@@ -137,6 +139,29 @@ class QdrantVectorStore:
     def count(self) -> int:
         self._ensure()
         return int(self._client.count(self._collection, exact=True).count)
+
+    def scroll(self, *, batch_size: int = 1000, with_vectors: bool = True) -> Iterator[list[VectorPoint]]:
+        self._ensure()
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(
+                self._collection,
+                limit=max(1, batch_size),
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+            )
+            if records:
+                yield [
+                    VectorPoint(
+                        point_id=str(r.id),
+                        vector=np.asarray(r.vector, dtype=np.float32) if with_vectors else (),
+                        payload=r.payload or {},
+                    )
+                    for r in records
+                ]
+            if offset is None:
+                return
 
     def health(self) -> ComponentHealth:
         try:

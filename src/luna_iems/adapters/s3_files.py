@@ -7,6 +7,7 @@ Selected by `bootstrap.py` when `S3_ENDPOINT_URL` is set. boto3 is an optional e
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from luna_iems.errors import BackendUnavailableError, NotFoundError
@@ -154,6 +155,16 @@ class S3ObjectStore:
         except self._backend_errors as exc:
             raise self._unavailable("exists", exc) from exc
         return True
+
+    def keys(self, *, prefix: str = "") -> Iterator[str]:
+        self._ready("list")
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+            for page in pages:  # S3 lists keys in UTF-8 binary order, 1,000 per page
+                for entry in page.get("Contents", []):
+                    yield str(entry["Key"])
+        except self._backend_errors as exc:
+            raise self._unavailable("list", exc) from exc
 
     def health(self) -> ComponentHealth:
         """Reachable, credentials accepted and the bucket there (created if missing); never raises."""
