@@ -4,6 +4,7 @@ and Server-Sent Events parsing. Document factories come from test_extraction.py.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,18 +96,42 @@ def upload(
     *,
     content_type: str | None = None,
     headers: dict[str, str] | None = None,
+    wait: bool = True,
     **form: str,
 ) -> Any:
-    """POST /ingest/doc; the part's content type is only sent when given."""
+    """POST /ingest/doc; the part's content type is only sent when given. `wait` (the default here,
+    not in the API): ingest within the request, 200 with the ready document or the error."""
     file = (name, data) if content_type is None else (name, data, content_type)
-    return client.post("/ingest/doc", headers=headers or ADMIN, files={"file": file}, data=form)
+    return client.post(
+        "/ingest/doc", headers=headers or ADMIN, files={"file": file}, data=form, params=_wait(wait)
+    )
+
+
+def _wait(wait: bool) -> dict[str, str]:
+    return {"wait": "true"} if wait else {}
 
 
 def ingest_text(client: TestClient, title: str, text: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/ingest/text", headers=ADMIN, json={"title": title, "text": text, **fields})
+    """POST /ingest/text?wait=true: the ready document."""
+    response = client.post(
+        "/ingest/text", headers=ADMIN, json={"title": title, "text": text, **fields}, params=_wait(True)
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+def wait_until_done(client: TestClient, item_id: str, *, timeout_s: float = 120) -> dict[str, Any]:
+    """Poll GET /documents/{item_id} until its latest ingest is ready or failed; returns the detail."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.get(f"/documents/{item_id}", headers=ADMIN)
+        assert response.status_code == 200, response.text
+        detail: dict[str, Any] = response.json()
+        if detail["ingest"]["status"] in {"ready", "failed"}:
+            return detail
+        assert time.monotonic() < deadline, f"ingest of {item_id} not done after {timeout_s} s: {detail}"
+        time.sleep(0.05)
 
 
 def search(client: TestClient, q: str, **params: Any) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def test_list_pages_newest_first_and_filters_by_tag(client: TestClient) -> None:
     first = page["items"][0]
     assert set(first) == {
         "item_id", "kind", "source", "title", "tags", "url", "sha256", "version", "content_type",
-        "size_bytes", "page_count", "created_at", "updated_at",
+        "size_bytes", "page_count", "created_at", "updated_at", "status", "ingest",
     }  # fmt: skip
     assert (first["title"], first["tags"], first["kind"]) == ("Dokument 4", ["a"], "text")
 
@@ -170,7 +170,7 @@ def test_reindex_makes_a_new_version_with_the_same_content(client: TestClient) -
     first = upload(client, "leitfaden.pdf", data, tags="recht").json()
     old_chunks = chunks_of(client, first["item_id"])
 
-    response = client.post(f"/documents/{first['item_id']}/reindex", headers=ADMIN)
+    response = client.post(f"/documents/{first['item_id']}/reindex", headers=ADMIN, params={"wait": "true"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["item_id"], body["version"], body["replaced_version"], body["duplicate"]) == (
@@ -206,7 +206,7 @@ def test_reindex_makes_a_new_version_with_the_same_content(client: TestClient) -
 def test_reindex_of_a_text_without_a_source_keeps_the_item(client: TestClient) -> None:
     """A text ingested without `source` must be re-versioned in place, not copied into a new item."""
     first = ingest_text(client, "Notiz", "Die Pumpe P7 läuft nur nachts.")
-    response = client.post(f"/documents/{first['item_id']}/reindex", headers=ADMIN)
+    response = client.post(f"/documents/{first['item_id']}/reindex", headers=ADMIN, params={"wait": "true"})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert (body["item_id"], body["version"], body["replaced_version"]) == (first["item_id"], 2, 1)

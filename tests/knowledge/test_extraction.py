@@ -16,14 +16,14 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
-from luna_iems.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
-from luna_iems.knowledge.extraction import (
+from luna_iems.adapters.local_extractor import (
     LocalExtractor,
     join_wrapped_lines,
     markdown_inline_text,
     normalize_space,
 )
-from luna_iems.knowledge.filetypes import DOCX, HTML, MARKDOWN, PDF, PLAIN_TEXT, SUPPORTED_TYPES, sniff
+from luna_iems.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
+from luna_iems.filetypes import DOCX, HTML, MARKDOWN, PDF, PLAIN_TEXT, SUPPORTED_TYPES, sniff
 from luna_iems.ports import ExtractedBlock, ExtractedDocument, Extractor, HealthCheck
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"

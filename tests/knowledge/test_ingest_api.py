@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from fpdf import FPDF
 
 from luna_iems.errors import BackendUnavailableError
+from luna_iems.filetypes import DOCX, HTML, MARKDOWN, PDF, PLAIN_TEXT
 from luna_iems.knowledge import repository
-from luna_iems.knowledge.filetypes import DOCX, HTML, MARKDOWN, PDF, PLAIN_TEXT
 from tests.conftest import auth, make_settings
 from tests.knowledge.api_support import (
     ADMIN,
@@ -84,7 +84,7 @@ def test_pdf_ingest_response_and_chunks_carry_page_numbers(client: TestClient) -
     body = response.json()
     assert set(body) == {
         "item_id", "title", "version", "duplicate", "chunks", "content_type", "page_count", "sha256",
-        "replaced_version",
+        "replaced_version", "status",
     }  # fmt: skip
     assert body["title"] == "Leitfaden"
     assert (body["version"], body["duplicate"], body["replaced_version"]) == (1, False, None)
@@ -299,7 +299,10 @@ def test_failed_stage_of_a_new_document_leaves_no_orphans(
     _break(client, monkeypatch, stage)
     unchecked = TestClient(client.app, raise_server_exceptions=False)  # the app is already started
     response = unchecked.post(
-        "/ingest/doc", headers=ADMIN, files={"file": ("pumpe.md", b"# Pumpe\n\nDie Pumpe QX-9917 laeuft.")}
+        "/ingest/doc",
+        headers=ADMIN,
+        files={"file": ("pumpe.md", b"# Pumpe\n\nDie Pumpe QX-9917 laeuft.")},
+        params={"wait": "true"},
     )
     assert response.status_code == EXPECTED_STATUS[stage], response.text
     assert_empty(client)
@@ -327,6 +330,7 @@ def test_failed_new_version_keeps_the_old_version_intact(
         "/ingest/doc",
         headers=ADMIN,
         files={"file": ("anleitung.md", b"# Anleitung\n\nVentil ZR2002 oeffnen.")},
+        params={"wait": "true"},
     )
     assert response.status_code == EXPECTED_STATUS[stage], response.text
     monkeypatch.undo()
@@ -447,7 +451,7 @@ def test_ingest_text_response_and_stored_document(sqlite_client: TestClient) -> 
         ({"title": "t", "text": "x", "tags": "a,b"}, "body.tags"),
         ({"title": "t", "text": "x", "tags": [f"t{i}" for i in range(51)]}, "body.tags"),
         ({"title": "t", "text": "x", "source": "s" * 501}, "body.source"),
-        ({"title": "t", "text": "x", "tags": ["y" * 101]}, "tags"),
+        ({"title": "t", "text": "x", "tags": ["y" * 101]}, "body.tags[0]"),  # bounded in the schema
     ],
     ids=[
         "no-title",
@@ -476,7 +480,9 @@ def test_ingest_text_validation_names_the_field(
 
 
 def test_ingest_text_of_only_whitespace_is_422(sqlite_client: TestClient) -> None:
-    response = sqlite_client.post("/ingest/text", headers=ADMIN, json={"title": "t", "text": "  \n\t "})
+    response = sqlite_client.post(
+        "/ingest/text", headers=ADMIN, json={"title": "t", "text": "  \n\t "}, params={"wait": "true"}
+    )
     assert response.status_code == 422
     assert "no extractable text" in response.json()["error"]["message"]
     assert_empty(sqlite_client)

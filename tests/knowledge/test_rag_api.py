@@ -31,7 +31,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     shutil.copyfile(sqlite_template, tmp_path / "luna.db")
     settings = make_settings(tmp_path, database_url=f"sqlite:///{tmp_path / 'luna.db'}")
     with running(settings) as client:
-        summary = seed_documents(container_of(client))
+        summary = seed_documents(container_of(client).knowledge_deps)
         assert summary is not None and summary.startswith("4 sample documents")
         yield client
 

@@ -19,7 +19,7 @@ import pytest
 
 from luna_iems.adapters.tika import TikaExtractor
 from luna_iems.errors import BackendUnavailableError, InvalidInputError, UnsupportedMediaTypeError
-from luna_iems.knowledge.filetypes import DOCX, MARKDOWN, PDF
+from luna_iems.filetypes import DOCX, MARKDOWN, PDF
 from luna_iems.ports import ExtractedBlock, Extractor
 from tests.support.loopback import Handler, Recorded, loopback_server, text_reply
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +99,51 @@ class KnowledgeIndex:
                 self._meta.pop(chunk_id, None)
             for entry in add:
                 self._add(entry)
+
+    def reconcile(self, session_factory: sessionmaker[Session], *, fix: bool) -> tuple[int, int]:
+        """Compare the loaded index with the committed chunks: (extra entries, missing chunks); with
+        `fix`, drop the extra ones and load the missing ones. Under the lock, with the database read
+        inside it, so a concurrent ingest or delete (which applies its change here after its commit,
+        under the same lock) cannot interleave. Not loaded: (0, 0), the load will read SQL anyway."""
+        with self._lock:
+            if not self._loaded:
+                return 0, 0
+            with session_factory() as session:
+                committed = {str(c) for c in session.scalars(select(ItemChunk.chunk_id))}
+                extra = set(self._meta) - committed
+                missing = committed - set(self._meta)
+                if fix:
+                    for chunk_id in extra:
+                        self.lexical.remove(chunk_id)
+                        self._meta.pop(chunk_id, None)
+                    wanted = [uuid.UUID(c) for c in missing]
+                    for start in range(0, len(wanted), 500):
+                        for entry in self._entries(session, wanted[start : start + 500]):
+                            self._add(entry)
+            return len(extra), len(missing)
+
+    @staticmethod
+    def _entries(session: Session, chunk_ids: Sequence[uuid.UUID]) -> list[IndexEntry]:
+        rows = session.execute(
+            select(
+                ItemChunk.chunk_id,
+                ItemChunk.terms,
+                ItemChunk.chunk_idx,
+                Item.item_id,
+                Item.tags,
+                Item.created_at,
+            )
+            .join(Item, Item.item_id == ItemChunk.item_id)
+            .where(ItemChunk.chunk_id.in_(chunk_ids))
+        )
+        return [
+            IndexEntry(
+                str(chunk_id),
+                from_term_counts(terms or {}),
+                ChunkMeta(str(item_id), frozenset(tags or []), created_at, lead=chunk_idx == 0),
+            )
+            for chunk_id, terms, chunk_idx, item_id, tags, created_at in rows
+        ]
 
     def allowed(
         self,

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from luna_iems.db.base import Base, JSONType, UTCDateTime, utcnow
 
+# Ingest states (`items.ingest_status`); a job in one of IN_FLIGHT is waiting or running.
+INGEST_STATUSES = ("queued", "processing", "ready", "failed")
+IN_FLIGHT = ("queued", "processing")
+
 
 class Item(Base):
     __tablename__ = "items"
@@ -29,6 +33,17 @@ class Item(Base):
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     page_count: Mapped[int | None] = mapped_column(Integer)
     storage_key: Mapped[str | None] = mapped_column(String(300))
+    # The latest ingest of this item (a new document, a new version or a reindex), run by the ingest
+    # worker: queued -> processing -> ready | failed. `version` above is the version search serves
+    # (0 until the first ingest is ready); `ingest_job` holds what the job needs (the stored upload's
+    # key, the version it makes, title, tags, ...) so a restart can requeue it.
+    ingest_status: Mapped[str] = mapped_column(
+        String(16), default="ready", server_default="ready", index=True
+    )
+    ingest_error: Mapped[str | None] = mapped_column(Text)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    chunks_total: Mapped[int | None] = mapped_column(Integer)
+    ingest_job: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class ItemChunk(Base):

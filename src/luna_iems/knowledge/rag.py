@@ -20,9 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-from luna_iems.bootstrap import Container
 from luna_iems.errors import BackendUnavailableError, NotFoundError
 from luna_iems.knowledge import repository
+from luna_iems.knowledge.deps import KnowledgeDeps
 from luna_iems.knowledge.lexical import detect_language
 from luna_iems.knowledge.models import Conversation, ConversationTurn
 from luna_iems.knowledge.retrieval import search
@@ -85,9 +85,9 @@ def _relevant(hit: SearchHit, threshold: float) -> bool:
     )
 
 
-def prepare(container: Container, ask: AskIn, *, key_id: uuid.UUID | None) -> Prepared:
-    settings = container.settings
-    with container.session_factory() as session:
+def prepare(deps: KnowledgeDeps, ask: AskIn, *, key_id: uuid.UUID | None) -> Prepared:
+    settings = deps.settings
+    with deps.session_factory() as session:
         history: list[ConversationTurn] = []
         if ask.conversation_id is not None:
             found = repository.get_conversation(session=session, conversation_id=ask.conversation_id)
@@ -103,9 +103,7 @@ def prepare(container: Container, ask: AskIn, *, key_id: uuid.UUID | None) -> Pr
         conversation = ask.conversation_id or uuid.uuid4()
     # A follow-up ("and for the weekend?") is retrieved together with the previous question.
     query = f"{history[-1].question} {ask.question}" if history else ask.question
-    result = search(
-        container=container, query=query, top_k=ask.top_k or settings.rag_top_k, filters=ask.filters
-    )
+    result = search(deps=deps, query=query, top_k=ask.top_k or settings.rag_top_k, filters=ask.filters)
     relevant_hits = [h for h in result.hits if _relevant(h, settings.rag_min_dense_score)]
     citations = [
         Citation(
@@ -166,7 +164,7 @@ def check_citations(answer: str, citations: Sequence[Citation]) -> tuple[str, li
     return answer.strip(), [c for c in citations if c.n in cited], notes
 
 
-def extractive_answer(container: Container, prepared: Prepared) -> str:
+def extractive_answer(deps: KnowledgeDeps, prepared: Prepared) -> str:
     """The sentences of the sources closest to the question (by embedding), each with its [n]."""
     candidates: list[tuple[int, int, str]] = []  # (source n, position, sentence)
     for citation, hit in zip(prepared.citations[:3], prepared.hits[:3], strict=False):
@@ -175,9 +173,7 @@ def extractive_answer(container: Container, prepared: Prepared) -> str:
                 candidates.append((citation.n, position, sentence))
     if not candidates:
         return _TEXTS["nothing"][prepared.language]
-    vectors = np.asarray(
-        container.embedder.embed([prepared.question, *(c[2] for c in candidates)], kind="query")
-    )
+    vectors = np.asarray(deps.embedder.embed([prepared.question, *(c[2] for c in candidates)], kind="query"))
     scores = vectors[1:] @ vectors[0]
     top = [i for i in np.argsort(-scores)[:EXTRACTIVE_SENTENCES].tolist() if scores[i] >= scores.max() - 0.15]
     best = sorted(top, key=lambda i: candidates[i][:2])
@@ -185,54 +181,54 @@ def extractive_answer(container: Container, prepared: Prepared) -> str:
     return f"{_TEXTS['extractive'][prepared.language]}\n\n{quoted}"
 
 
-def answer(container: Container, ask: AskIn, *, key_id: uuid.UUID | None) -> AskOut:
+def answer(deps: KnowledgeDeps, ask: AskIn, *, key_id: uuid.UUID | None) -> AskOut:
     """Answer `ask` (see the module docstring); stores the turn in its conversation."""
-    prepared = prepare(container, ask, key_id=key_id)
-    if not prepared.relevant or container.generator is None:
-        return answer_from(container, ask, prepared, key_id=key_id)
-    settings = container.settings
+    prepared = prepare(deps, ask, key_id=key_id)
+    if not prepared.relevant or deps.generator is None:
+        return answer_from(deps, ask, prepared, key_id=key_id)
+    settings = deps.settings
     try:
-        raw = container.generator.generate(
+        raw = deps.generator.generate(
             _messages(prepared),
             max_tokens=settings.generator_max_tokens,
             temperature=settings.generator_temperature,
         )
     except BackendUnavailableError as exc:
-        note = f"the {container.generator.name} model could not answer ({exc.message}); extractive answer"
-        return answer_from(container, ask, prepared, key_id=key_id, notes=[note])
+        note = f"the {deps.generator.name} model could not answer ({exc.message}); extractive answer"
+        return answer_from(deps, ask, prepared, key_id=key_id, notes=[note])
     text, citations, notes = check_citations(raw, prepared.citations)
     result = AskOut(
         answer=text,
         citations=citations,
-        generator=container.generator.name,
+        generator=deps.generator.name,
         conversation_id=prepared.conversation,
         language=prepared.language,
         found_relevant=True,
         prompt_version=PROMPT_VERSION,
         notes=notes,
     )
-    _store_turn(container, ask, result, key_id=key_id)
+    _store_turn(deps, ask, result, key_id=key_id)
     return result
 
 
 def stream_prepared(
-    container: Container, ask: AskIn, prepared: Prepared, *, key_id: uuid.UUID | None
+    deps: KnowledgeDeps, ask: AskIn, prepared: Prepared, *, key_id: uuid.UUID | None
 ) -> Iterator[tuple[str, object]]:
     """Server-sent events for a question already retrieved by `prepare`: ("citations", [...]), then
     ("token", piece)..., then ("done", AskOut). If the model fails after tokens were sent, a
     ("reset", {reason}) event tells the client to discard them; the extractive answer follows."""
     yield "citations", [c.model_dump(mode="json") for c in prepared.citations]
-    if not prepared.relevant or container.generator is None:
-        result = answer_from(container, ask, prepared, key_id=key_id)
+    if not prepared.relevant or deps.generator is None:
+        result = answer_from(deps, ask, prepared, key_id=key_id)
         yield "token", result.answer
         yield "done", result.model_dump(mode="json")
         return
-    settings = container.settings
+    settings = deps.settings
     pieces: list[str] = []
     notes: list[str] = []
-    generator_name = container.generator.name
+    generator_name = deps.generator.name
     try:
-        for piece in container.generator.stream(
+        for piece in deps.generator.stream(
             _messages(prepared),
             max_tokens=settings.generator_max_tokens,
             temperature=settings.generator_temperature,
@@ -242,7 +238,7 @@ def stream_prepared(
         text, citations, notes = check_citations("".join(pieces), prepared.citations)
     except BackendUnavailableError as exc:
         note = f"the {generator_name} model could not answer ({exc.message}); extractive answer"
-        fallback = answer_from(container, ask, prepared, key_id=key_id, notes=[note])
+        fallback = answer_from(deps, ask, prepared, key_id=key_id, notes=[note])
         if pieces:  # tokens already sent belong to the failed answer: tell the client to drop them
             yield "reset", {"reason": note}
         yield "token", fallback.answer
@@ -258,12 +254,12 @@ def stream_prepared(
         prompt_version=PROMPT_VERSION,
         notes=notes,
     )
-    _store_turn(container, ask, result, key_id=key_id)
+    _store_turn(deps, ask, result, key_id=key_id)
     yield "done", result.model_dump(mode="json")
 
 
 def answer_from(
-    container: Container,
+    deps: KnowledgeDeps,
     ask: AskIn,
     prepared: Prepared,
     *,
@@ -271,9 +267,7 @@ def answer_from(
     notes: list[str] | None = None,
 ) -> AskOut:
     """The answer without a language model: extractive, or "nothing relevant found"."""
-    text = (
-        extractive_answer(container, prepared) if prepared.relevant else _TEXTS["nothing"][prepared.language]
-    )
+    text = extractive_answer(deps, prepared) if prepared.relevant else _TEXTS["nothing"][prepared.language]
     result = AskOut(
         answer=text,
         citations=prepared.citations,
@@ -284,13 +278,13 @@ def answer_from(
         prompt_version=PROMPT_VERSION,
         notes=notes or [],
     )
-    _store_turn(container, ask, result, key_id=key_id)
+    _store_turn(deps, ask, result, key_id=key_id)
     return result
 
 
-def _store_turn(container: Container, ask: AskIn, result: AskOut, *, key_id: uuid.UUID | None) -> None:
+def _store_turn(deps: KnowledgeDeps, ask: AskIn, result: AskOut, *, key_id: uuid.UUID | None) -> None:
     now = datetime.now(tz=UTC)
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         conversation = repository.get_conversation(session=session, conversation_id=result.conversation_id)
         if conversation is None:
             session.add(

@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from luna_iems.bootstrap import Container
 from luna_iems.knowledge import repository
+from luna_iems.knowledge.deps import KnowledgeDeps
 from luna_iems.knowledge.lexical import analyze, analyze_query, detect_language
 from luna_iems.knowledge.schemas import SearchFilters, SearchHit, SearchResult
 from luna_iems.ports import VectorFilter
@@ -59,7 +59,7 @@ def _snippet(text: str, terms: set[str], language: Literal["de", "en"]) -> str:
 
 def search(
     *,
-    container: Container,
+    deps: KnowledgeDeps,
     query: str,
     top_k: int,
     filters: SearchFilters | None = None,
@@ -68,7 +68,7 @@ def search(
 ) -> SearchResult:
     """Rank chunks for `query`; each hit says which rankings found it, with their ranks and scores."""
     started = time.perf_counter()
-    settings = container.settings
+    settings = deps.settings
     depth = max(settings.retrieval_candidates, top_k)
     candidates: dict[str, _Candidate] = {}
     language = detect_language(query)
@@ -76,17 +76,17 @@ def search(
     terms = analyze_query(query)
 
     if mode in ("hybrid", "dense"):
-        vector = query_vector or container.embedder.embed([query], kind="query")[0]
+        vector = query_vector or deps.embedder.embed([query], kind="query")[0]
         dense_weight = settings.dense_weight_german if language == "de" and mode == "hybrid" else 1.0
         for rank, hit in enumerate(
-            container.vector_store.search(vector, top_k=depth, flt=_vector_filter(filters)), start=1
+            deps.vector_store.search(vector, top_k=depth, flt=_vector_filter(filters)), start=1
         ):
             entry = candidates.setdefault(hit.point_id, _Candidate(hit.point_id))
             entry.dense_score, entry.dense_rank = hit.score, rank
             entry.fused += dense_weight / (settings.rrf_k + rank)
     if mode in ("hybrid", "lexical"):
-        index = container.knowledge_index
-        index.ensure_loaded(container.session_factory)
+        index = deps.knowledge_index
+        index.ensure_loaded(deps.session_factory)
         allowed = None
         if filters is not None:
             allowed = index.allowed(
@@ -107,14 +107,14 @@ def search(
         candidates.values(),
         key=lambda c: (-c.fused, -(c.dense_score or -2.0), -(c.lexical_score or 0.0), c.chunk_id),
     )
-    hits = _resolve(container, ranked, top_k, set(terms), language)
+    hits = _resolve(deps, ranked, top_k, set(terms), language)
     return SearchResult(
         query=query, mode=mode, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2)
     )
 
 
 def _resolve(
-    container: Container, ranked: list[_Candidate], top_k: int, terms: set[str], language: Literal["de", "en"]
+    deps: KnowledgeDeps, ranked: list[_Candidate], top_k: int, terms: set[str], language: Literal["de", "en"]
 ) -> list[SearchHit]:
     """Map candidate ids to chunk rows; ids without a row (e.g. a replaced version) are skipped."""
     hits: list[SearchHit] = []
@@ -122,7 +122,7 @@ def _resolve(
     while len(hits) < top_k and position < len(ranked):
         window = ranked[position : position + top_k * 2]
         position += len(window)
-        with container.session_factory() as session:
+        with deps.session_factory() as session:
             rows = repository.chunks_by_ids(
                 session=session, chunk_ids=[uuid.UUID(c.chunk_id) for c in window]
             )

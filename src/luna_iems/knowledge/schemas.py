@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-Tag = str
+from luna_iems.bounds import MAX_IDS, MAX_TAGS, TAG_MAX_CHARS, JsonNumber, Timestamp
+
+Tag = Annotated[str, Field(max_length=TAG_MAX_CHARS)]
+IngestStatus = Literal["queued", "processing", "ready", "failed"]
 
 
 class TextIn(BaseModel):
@@ -29,6 +32,11 @@ class DocumentIngested(BaseModel):
     page_count: int | None
     sha256: str
     replaced_version: int | None = Field(default=None, description="The version this upload replaced")
+    status: IngestStatus = Field(
+        default="ready",
+        description="The ingest: 'queued' (answered 202: poll GET /documents/{item_id}), 'ready' when "
+        "waited for (wait=true); a duplicate reports the stored document's",
+    )
 
 
 class VersionRead(BaseModel):
@@ -42,9 +50,17 @@ class VersionRead(BaseModel):
     created_at: datetime
 
 
-class DocumentRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class IngestRead(BaseModel):
+    """The document's latest ingest (first upload, new version or reindex)."""
 
+    status: IngestStatus = Field(description="queued -> processing -> ready | failed")
+    version: int = Field(description="The version this ingest makes")
+    chunks_done: int = Field(description="Chunks embedded so far")
+    chunks_total: int | None = Field(description="Chunks of the document, once it is chunked")
+    error: str | None = Field(description="Why the ingest failed (status 'failed')")
+
+
+class DocumentRead(BaseModel):
     item_id: uuid.UUID
     kind: str
     source: str | None
@@ -52,12 +68,17 @@ class DocumentRead(BaseModel):
     tags: list[str]
     url: str | None
     sha256: str
-    version: int
+    version: int = Field(description="The version search serves; 0 until the first ingest is ready")
     content_type: str | None
     size_bytes: int | None
     page_count: int | None
     created_at: datetime
     updated_at: datetime | None
+    status: IngestStatus = Field(
+        description="'ready' when a version is served (search finds it; `version` says which), "
+        "else the first ingest's status; `ingest` shows the latest ingest, e.g. a new version's"
+    )
+    ingest: IngestRead
 
 
 class DocumentDetail(DocumentRead):
@@ -95,11 +116,13 @@ class ChunkList(BaseModel):
 class SearchFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    tags: list[str] | None = Field(default=None, description="Chunks of documents with any of these tags")
-    item_ids: list[uuid.UUID] | None = None
-    created_from: AwareDatetime | None = None
-    created_to: AwareDatetime | None = None
-    lead_only: bool = Field(
+    tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_TAGS, description="Chunks of documents with any of these tags"
+    )
+    item_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_IDS)
+    created_from: Timestamp | None = None
+    created_to: Timestamp | None = None
+    lead_only: StrictBool = Field(
         default=False,
         description="Only each document's first chunk (title and opening): finds documents by what "
         "they are about rather than by a passage deep inside",
@@ -135,10 +158,10 @@ class AskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=4000)
-    top_k: int | None = Field(default=None, ge=1, le=20)
+    top_k: Annotated[int, Field(ge=1, le=20), JsonNumber] | None = None
     filters: SearchFilters | None = None
     conversation_id: uuid.UUID | None = None
-    stream: bool = Field(default=False, description="Answer as Server-Sent Events")
+    stream: StrictBool = Field(default=False, description="Answer as Server-Sent Events")
 
 
 class Citation(BaseModel):

@@ -8,8 +8,8 @@ from importlib import resources
 
 from sqlalchemy import func, select
 
-from luna_iems.bootstrap import Container
 from luna_iems.knowledge import service as knowledge_service
+from luna_iems.knowledge.deps import KnowledgeDeps
 from luna_iems.knowledge.models import Item
 from luna_iems.knowledge.schemas import TextIn
 
@@ -23,15 +23,15 @@ SEED_TAGS = {
 }
 
 
-def needs_seed(container: Container) -> bool:
-    with container.session_factory() as session:
+def needs_seed(deps: KnowledgeDeps) -> bool:
+    with deps.session_factory() as session:
         return not int(session.scalar(select(func.count()).select_from(Item)) or 0)
 
 
-def seed_documents(container: Container, *, force: bool = False) -> str | None:
+def seed_documents(deps: KnowledgeDeps, *, force: bool = False) -> str | None:
     """Ingest the sample documents (idempotent: the same text is a duplicate). Without `force`, only
     into an empty knowledge base. Returns a one-line summary, or None when skipped."""
-    if not force and not needs_seed(container):
+    if not force and not needs_seed(deps):
         return None
     folder = resources.files("luna_iems.knowledge").joinpath("seed")
     chunks = 0
@@ -39,7 +39,7 @@ def seed_documents(container: Container, *, force: bool = False) -> str | None:
         text = folder.joinpath(name).read_text("utf-8")
         title = text.splitlines()[0].lstrip("# ").strip()
         result = knowledge_service.ingest_text(
-            container=container, text_in=TextIn(title=title, text=text, tags=tags, source=f"seed:{name}")
+            deps=deps, text_in=TextIn(title=title, text=text, tags=tags, source=f"seed:{name}")
         )
         chunks += result.chunks
     log.info("sample documents indexed", extra={"documents": len(SEED_TAGS), "chunks": chunks})

@@ -1,16 +1,16 @@
-"""Documents in, chunks out: extract, chunk, analyse, embed, and store atomically across SQL, the
-vector store and the object store.
+"""Documents in, chunks out: validate and store an upload, then extract, chunk, analyse and embed it
+(in `jobs.py`: in the background ingest worker, or inline for a caller that waits).
 
-Order of the stores on ingest: the original file, then the vectors, then one SQL transaction (item,
-version, chunks with their lexical terms). A failure at any stage undoes the stages before it, so no
-orphan item, chunk, vector or file is left. The old version's vectors are removed only after the
-new version is committed; until then a search maps hits through SQL, which already shows one
-version only.
+Order of the stores: the item row (status `queued`, with the job's parameters) is committed first,
+then the upload is written to the object store, then the job writes the vectors and, in one SQL
+transaction, the chunks, the version row and `ready`. Every write outside SQL is thus announced in
+SQL before it happens, which is what lets the reconcile (`reconcile.py`) tell an orphan of a crash
+from an ingest in progress. The old version's vectors are removed only after the new version is
+committed; until then a search maps hits through SQL, which already shows one version only.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import re
@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from luna_iems.bootstrap import Container
-from luna_iems.errors import InvalidInputError, NotFoundError, PayloadTooLargeError
-from luna_iems.knowledge import repository
-from luna_iems.knowledge.chunking import Chunk, chunk_blocks
-from luna_iems.knowledge.filetypes import sniff
-from luna_iems.knowledge.index import ChunkMeta, IndexEntry
-from luna_iems.knowledge.lexical import Language, analyze, analyze_document, to_term_counts
-from luna_iems.knowledge.models import Item, ItemChunk, ItemVersion
+from sqlalchemy.orm import Session
+
+from luna_iems.errors import ConflictError, InvalidInputError, NotFoundError, PayloadTooLargeError
+from luna_iems.filetypes import sniff
+from luna_iems.knowledge import jobs, repository
+from luna_iems.knowledge.deps import KnowledgeDeps
+from luna_iems.knowledge.jobs import Job, Prior, make_chunks, with_title_terms
+from luna_iems.knowledge.models import IN_FLIGHT, Item, ItemChunk
 from luna_iems.knowledge.schemas import (
     ChunkList,
     ChunkRead,
@@ -34,14 +34,16 @@ from luna_iems.knowledge.schemas import (
     DocumentIngested,
     DocumentList,
     DocumentRead,
+    IngestRead,
     ReindexResult,
     TextIn,
     VersionRead,
 )
-from luna_iems.ports import ExtractedDocument, VectorPoint
+from luna_iems.ports import VectorPoint
 
 log = logging.getLogger("luna_iems.knowledge")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+__all__ = ["Upload", "ingest_document", "ingest_text", "make_chunks", "with_title_terms"]
 
 
 @dataclass(frozen=True)
@@ -70,59 +72,87 @@ def _clean_tags(tags: Sequence[str]) -> list[str]:
 
 
 def ingest_document(
-    *, container: Container, upload: Upload, title: str | None, tags: Sequence[str], source: str | None
+    *,
+    deps: KnowledgeDeps,
+    upload: Upload,
+    title: str | None,
+    tags: Sequence[str],
+    source: str | None,
+    wait: bool = True,
 ) -> DocumentIngested:
-    """Store a document (PDF, DOCX, HTML, Markdown, text). Raises 413/415/422 errors naming the problem.
+    """Store a document (PDF, DOCX, HTML, Markdown, text) and ingest it. Raises 413 (size) and 415
+    (content type) at once; with `wait`, also the 422 of a corrupt, encrypted or text-less file,
+    and returns the `ready` document; without, returns it `queued` (a failure shows as `failed`).
 
     The same bytes again return the existing item (`duplicate`); new bytes under an existing `source`
-    (default: the file name) become the next version of that item.
+    (default: the file name) become the next version of that item. 409 while that item is ingested.
     """
-    limit = container.settings.max_upload_bytes
+    limit = deps.settings.max_upload_bytes
     if len(upload.data) > limit:
         raise PayloadTooLargeError(
             f"the file has {len(upload.data)} bytes; the limit is {limit} (LUNA_MAX_UPLOAD_MB)",
             details={"limit_bytes": limit},
         )
     content_type = sniff(upload.data, filename=upload.filename, declared=upload.declared_type)
-    sha = _sha256(upload.data)
-    duplicate = _duplicate(container, sha)
-    if duplicate is not None:
-        return duplicate
-    extracted = container.extractor.extract(upload.data, content_type=content_type, filename=upload.filename)
-    return _store(
-        container,
-        kind="document",
+    filename = upload.filename or f"document{_extension(content_type)}"
+    return _submit(
+        deps,
         data=upload.data,
-        filename=upload.filename or f"document{_extension(content_type)}",
-        extracted=extracted,
-        title=title or extracted.title or upload.filename or "Untitled document",
+        kind="document",
+        filename=filename,
+        content_type=content_type,
+        title=title,
+        fallback_title=upload.filename or "Untitled document",
         tags=_clean_tags(tags),
         source=source or upload.filename,
         url=None,
-        sha=sha,
+        wait=wait,
     )
 
 
-def ingest_text(*, container: Container, text_in: TextIn) -> DocumentIngested:
-    """Store plain text (Markdown structure is honoured) with a title, tags and a source."""
+def ingest_text(*, deps: KnowledgeDeps, text_in: TextIn, wait: bool = True) -> DocumentIngested:
+    """Store plain text (Markdown structure is honoured) with a title, tags and a source; as
+    `ingest_document` otherwise."""
     data = text_in.text.encode("utf-8")
-    sha = _sha256(data)
-    duplicate = _duplicate(container, sha)
-    if duplicate is not None:
-        return duplicate
     content_type = "text/markdown" if re.search(r"(?m)^#{1,6} ", text_in.text) else "text/plain"
-    extracted = container.extractor.extract(data, content_type=content_type, filename=None)
-    return _store(
-        container,
-        kind="text",
+    return _submit(
+        deps,
         data=data,
+        kind="text",
         filename="text.md" if content_type == "text/markdown" else "text.txt",
-        extracted=extracted,
+        content_type=content_type,
         title=text_in.title,
+        fallback_title=text_in.title,
         tags=_clean_tags(text_in.tags),
         source=text_in.source,
         url=text_in.url,
-        sha=sha,
+        wait=wait,
+    )
+
+
+def reindex_document(*, deps: KnowledgeDeps, item_id: uuid.UUID, wait: bool = True) -> DocumentIngested:
+    """Extract, chunk and embed the stored original again (after a chunking or model change).
+
+    The result is the next version of the item with the same content hash. 409 while it is ingested.
+    """
+    item = _get(deps, item_id)
+    if not item.storage_key:
+        raise InvalidInputError(f"document {item_id} has no stored original to reindex")
+    data = deps.object_store.get(item.storage_key)
+    return _submit(
+        deps,
+        data=data,
+        kind=item.kind,
+        filename=item.storage_key.rsplit("/", 1)[-1],
+        content_type=item.content_type or sniff(data, filename=item.storage_key),
+        title=item.title,
+        fallback_title=item.title,
+        tags=list(item.tags or []),
+        # The item itself, not a lookup by source: a text ingested without a source has none.
+        source=item.source,
+        url=item.url,
+        wait=wait,
+        existing=item.item_id,
     )
 
 
@@ -142,236 +172,149 @@ def _storage_name(filename: str, content_type: str) -> str:
     return name if name.strip(".") else f"document{_extension(content_type)}"
 
 
-def _duplicate(container: Container, sha: str) -> DocumentIngested | None:
-    with container.session_factory() as session:
-        item = repository.item_by_sha(session=session, sha256=sha)
-        if item is None:
-            return None
-        return DocumentIngested(
-            item_id=item.item_id,
-            title=item.title,
-            version=item.version,
-            duplicate=True,
-            chunks=repository.chunk_count(session=session, item_id=item.item_id),
-            content_type=item.content_type,
-            page_count=item.page_count,
-            sha256=item.sha256,
-        )
-
-
-def make_chunks(container: Container, extracted: ExtractedDocument) -> list[Chunk]:
-    settings = container.settings
-    chunks = chunk_blocks(
-        extracted.blocks,
-        max_tokens=settings.chunk_max_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        count=container.token_counter,
+def _duplicate(item: Item, *, chunks: int) -> DocumentIngested:
+    return DocumentIngested(
+        item_id=item.item_id,
+        title=item.title,
+        version=item.version,
+        duplicate=True,
+        chunks=chunks,
+        content_type=item.content_type,
+        page_count=item.page_count,
+        sha256=item.sha256,
+        status=item.ingest_status,
     )
-    if not chunks:
-        raise InvalidInputError("no extractable text in the document", details={"field": "file"})
-    return chunks
 
 
-def _store(
-    container: Container,
+def _target(
+    session: Session, *, sha: str, source: str | None, existing: uuid.UUID | None
+) -> Item | DocumentIngested | None:
+    """The item an upload goes to: `existing`, else the one with the same bytes (a duplicate, unless
+    its ingest failed: then this retries it), else the one with this `source`; None for a new one.
+    Raises 404 for an unknown `existing`, 409 while the item's ingest is queued or processing."""
+    if existing is not None:
+        item = repository.get_item(session=session, item_id=existing)
+        if item is None:
+            raise NotFoundError(f"document {existing} does not exist", details={"item_id": str(existing)})
+    else:
+        item = repository.item_by_sha(session=session, sha256=sha)
+        if item is not None and item.ingest_status != "failed":
+            return _duplicate(item, chunks=repository.chunk_count(session=session, item_id=item.item_id))
+        if item is None and source:
+            item = repository.item_by_source(session=session, source=source)
+    if item is not None and item.ingest_status in IN_FLIGHT:
+        raise ConflictError(
+            f"document {item.item_id} is being ingested (status {item.ingest_status}); "
+            "upload again once GET /documents/{item_id} shows it ready or failed",
+            details={"item_id": str(item.item_id), "status": item.ingest_status},
+        )
+    return item
+
+
+def _submit(
+    deps: KnowledgeDeps,
     *,
-    kind: str,
     data: bytes,
+    kind: str,
     filename: str,
-    extracted: ExtractedDocument,
-    title: str,
+    content_type: str,
+    title: str | None,
+    fallback_title: str,
     tags: list[str],
     source: str | None,
     url: str | None,
-    sha: str,
+    wait: bool,
     existing: uuid.UUID | None = None,
 ) -> DocumentIngested:
-    """Store a new item, or the next version of `existing` (default: the item with this `source`)."""
-    chunks = make_chunks(container, extracted)
-    analyses = with_title_terms([analyze_document(c.text) for c in chunks], title)
-    vectors = container.embedder.embed([c.text for c in chunks], kind="passage")
+    """Record the job on its item (a new one, the one with this `source`, or `existing`), store the
+    upload, then run the job inline (`wait`) or hand it to the ingest worker."""
+    sha = _sha256(data)
     now = datetime.now(tz=UTC)
-    with container.session_factory() as session:
-        if existing is not None:
-            item = repository.get_item(session=session, item_id=existing)
-            if item is None:
-                raise NotFoundError(f"document {existing} does not exist", details={"item_id": str(existing)})
-        else:
-            item = repository.item_by_source(session=session, source=source) if source else None
-        replaced = item.version if item is not None else None
-        item_id = item.item_id if item is not None else uuid.uuid4()
-        version = (item.version + 1) if item is not None else 1
-        old_chunk_ids = (
-            [str(c) for c in repository.chunk_ids(session=session, item_id=item_id)] if item else []
-        )
-        created_at = item.created_at if item is not None else now
-        key = f"items/{item_id}/v{version}/{_storage_name(filename, extracted.content_type)}"
-        chunk_ids = [uuid.uuid4() for _ in chunks]
-        points = [
-            VectorPoint(
-                point_id=str(chunk_id),
-                vector=vector,
-                payload={
-                    "item_id": str(item_id),
-                    "chunk_idx": chunk.index,
-                    "ts": created_at.isoformat(),
-                    "tags": tags,
-                    "source": source or "",
-                },
+    with deps.session_factory() as session:
+        item = _target(session, sha=sha, source=source, existing=existing)
+        if isinstance(item, DocumentIngested):
+            return item
+        prior = (
+            Prior(
+                created=False, status=item.ingest_status, error=item.ingest_error,
+                chunks_done=item.chunks_done, chunks_total=item.chunks_total,
             )
-            for chunk_id, chunk, vector in zip(chunk_ids, chunks, vectors, strict=True)
-        ]
+            if item is not None
+            else Prior(created=True)
+        )  # fmt: skip
+        if item is None:
+            item = Item(
+                item_id=uuid.uuid4(), kind=kind, source=source, title=title or fallback_title, tags=tags,
+                url=url, sha256=sha, version=0, created_at=now, content_type=content_type,
+                size_bytes=len(data),
+            )  # fmt: skip
+            session.add(item)
+        elif not item.version:  # a document that never became ready: the new upload is all it is
+            item.kind, item.source, item.tags, item.url = kind, source, tags, url
+            item.title = title or fallback_title
+            item.sha256, item.content_type, item.size_bytes = sha, content_type, len(data)
+        version = item.version + 1
+        key = f"items/{item.item_id}/v{version}/{_storage_name(filename, content_type)}"
+        job = Job(
+            version=version, storage_key=key, filename=filename, content_type=content_type, sha256=sha,
+            size_bytes=len(data), kind=kind, title=title, fallback_title=fallback_title, tags=tags,
+            source=source, url=url,
+        )  # fmt: skip
+        item.ingest_status = "processing" if wait else "queued"
+        item.ingest_error, item.chunks_done, item.chunks_total = None, 0, None
+        item.ingest_job, item.updated_at = job.to_json(), now
+        item_id = item.item_id
+        replaced = item.version or None
+        session.commit()
+        queued = jobs.result_of(item, chunks=0, replaced=replaced, version=version)
 
-        container.object_store.put(key, data, content_type=extracted.content_type)
-        try:
-            try:
-                # Inside the cleanup: an upsert can fail after the store applied it (e.g. a timeout).
-                container.vector_store.upsert(points)
-                if item is None:
-                    item = Item(item_id=item_id, kind=kind, created_at=now)
-                    session.add(item)
-                else:
-                    repository.delete_chunks(session=session, item_id=item_id)
-                item.source, item.title, item.tags, item.url = source, title, tags, url
-                item.sha256, item.version, item.updated_at = sha, version, now
-                item.content_type, item.size_bytes = extracted.content_type, len(data)
-                item.page_count, item.storage_key = extracted.page_count, key
-                session.flush()
-                repository.add_chunks(
-                    session=session,
-                    chunks=[
-                        ItemChunk(
-                            chunk_id=chunk_id,
-                            item_id=item_id,
-                            chunk_idx=chunk.index,
-                            text=chunk.text,
-                            meta=_chunk_meta(chunk),
-                            created_at=now,
-                            language=language,
-                            terms=to_term_counts(terms),
-                        )
-                        for chunk_id, chunk, (language, terms) in zip(
-                            chunk_ids, chunks, analyses, strict=True
-                        )
-                    ],
-                )
-                session.add(
-                    ItemVersion(
-                        item_id=item_id,
-                        version=version,
-                        sha256=sha,
-                        content_type=extracted.content_type,
-                        size_bytes=len(data),
-                        storage_key=key,
-                        chunk_count=len(chunks),
-                        created_at=now,
-                    )
-                )
-                session.commit()
-            except BaseException:
-                session.rollback()
-                container.vector_store.delete([p.point_id for p in points])
-                raise
-        except BaseException:
-            container.object_store.delete(key)
-            raise
-
-    _after_commit(
-        container,
-        old_chunk_ids=old_chunk_ids,
-        chunk_ids=chunk_ids,
-        analyses=analyses,
-        item_id=item_id,
-        tags=tags,
-        created_at=created_at,
-    )
-    return DocumentIngested(
-        item_id=item_id,
-        title=title,
-        version=version,
-        duplicate=False,
-        chunks=len(chunks),
-        content_type=extracted.content_type,
-        page_count=extracted.page_count,
-        sha256=sha,
-        replaced_version=replaced,
-    )
-
-
-def with_title_terms(
-    analyses: list[tuple[Language, list[str]]], title: str
-) -> list[tuple[Language, list[str]]]:
-    """Make the document's title findable by keyword: title terms its first chunk lacks are indexed
-    with that chunk (an upload's title, e.g. "Energiewirtschaftsgesetz (EnWG)", often appears nowhere
-    in the text). Terms already in the chunk are not repeated, so a title that opens the text (as in
-    most documents) changes nothing. Only the lexical index sees this; the embedded text is unchanged."""
-    if not analyses:
-        return analyses
-    language, terms = analyses[0]
-    present = set(terms)
-    missing = [t for t in dict.fromkeys(analyze(title, language)) if t not in present]
-    return [(language, terms + missing), *analyses[1:]]
-
-
-def _after_commit(
-    container: Container,
-    *,
-    old_chunk_ids: list[str],
-    chunk_ids: list[uuid.UUID],
-    analyses: Sequence[tuple[str, list[str]]],
-    item_id: uuid.UUID,
-    tags: list[str],
-    created_at: datetime,
-) -> None:
-    meta = ChunkMeta(str(item_id), frozenset(tags), created_at)
-    lead = dataclasses.replace(meta, lead=True)  # chunk_ids come in chunk order: the first is the lead
-    container.knowledge_index.replace(
-        remove=old_chunk_ids,
-        add=[
-            IndexEntry(str(c), terms, lead if i == 0 else meta)
-            for i, (c, (_, terms)) in enumerate(zip(chunk_ids, analyses, strict=True))
-        ],
-    )
-    if old_chunk_ids:
-        try:
-            container.vector_store.delete(old_chunk_ids)
-        except Exception:  # the new version is committed; stale points are ignored by searches
-            log.exception("could not delete the old version's vectors", extra={"item_id": str(item_id)})
-
-
-def _chunk_meta(chunk: Chunk) -> dict[str, object]:
-    return {
-        "page_start": chunk.page_start,
-        "page_end": chunk.page_end,
-        "heading_path": list(chunk.heading_path),
-        "section": chunk.section,
-        "token_count": chunk.token_count,
-        "body": chunk.body,
-    }
+    try:
+        deps.object_store.put(key, data, content_type=content_type)
+    except BaseException as exc:
+        jobs.forget(deps, item_id, exc, prior)
+        raise
+    if wait:
+        return jobs.process(deps, item_id, prior=prior)
+    jobs.worker(deps).submit(deps, item_id)
+    return queued
 
 
 # --- documents admin ---------------------------------------------------------------------------
-def _get(container: Container, item_id: uuid.UUID) -> Item:
-    with container.session_factory() as session:
+def _get(deps: KnowledgeDeps, item_id: uuid.UUID) -> Item:
+    with deps.session_factory() as session:
         item = repository.get_item(session=session, item_id=item_id)
     if item is None:
         raise NotFoundError(f"document {item_id} does not exist", details={"item_id": str(item_id)})
     return item
 
 
-def list_documents(*, container: Container, tag: str | None, limit: int, offset: int) -> DocumentList:
-    with container.session_factory() as session:
+def document_read(item: Item) -> DocumentRead:
+    job = item.ingest_job or {}
+    return DocumentRead(
+        item_id=item.item_id, kind=item.kind, source=item.source, title=item.title, tags=item.tags or [],
+        url=item.url, sha256=item.sha256, version=item.version, content_type=item.content_type,
+        size_bytes=item.size_bytes, page_count=item.page_count, created_at=item.created_at,
+        updated_at=item.updated_at,
+        status="ready" if item.version else item.ingest_status,
+        ingest=IngestRead(
+            status=item.ingest_status,
+            version=int(job.get("version") or item.version),
+            chunks_done=item.chunks_done, chunks_total=item.chunks_total, error=item.ingest_error,
+        ),
+    )  # fmt: skip
+
+
+def list_documents(*, deps: KnowledgeDeps, tag: str | None, limit: int, offset: int) -> DocumentList:
+    with deps.session_factory() as session:
         items, total = repository.list_items(session=session, tag=tag, limit=limit, offset=offset)
-        return DocumentList(
-            items=[DocumentRead.model_validate(i) for i in items], total=total, limit=limit, offset=offset
-        )
+        return DocumentList(items=[document_read(i) for i in items], total=total, limit=limit, offset=offset)
 
 
-def get_document(*, container: Container, item_id: uuid.UUID) -> DocumentDetail:
-    item = _get(container, item_id)
-    with container.session_factory() as session:
+def get_document(*, deps: KnowledgeDeps, item_id: uuid.UUID) -> DocumentDetail:
+    item = _get(deps, item_id)
+    with deps.session_factory() as session:
         return DocumentDetail(
-            **DocumentRead.model_validate(item).model_dump(),
+            **document_read(item).model_dump(),
             chunk_count=repository.chunk_count(session=session, item_id=item_id),
             versions=[
                 VersionRead.model_validate(v) for v in repository.versions(session=session, item_id=item_id)
@@ -395,70 +338,46 @@ def chunk_read(chunk: ItemChunk) -> ChunkRead:
     )
 
 
-def list_chunks(*, container: Container, item_id: uuid.UUID, limit: int, offset: int) -> ChunkList:
-    _get(container, item_id)
-    with container.session_factory() as session:
+def list_chunks(*, deps: KnowledgeDeps, item_id: uuid.UUID, limit: int, offset: int) -> ChunkList:
+    _get(deps, item_id)
+    with deps.session_factory() as session:
         rows = repository.list_chunks(session=session, item_id=item_id, limit=limit, offset=offset)
         total = repository.chunk_count(session=session, item_id=item_id)
         return ChunkList(items=[chunk_read(c) for c in rows], total=total, limit=limit, offset=offset)
 
 
-def delete_document(*, container: Container, item_id: uuid.UUID) -> None:
-    """Delete the SQL rows, then the vectors and every stored version's file."""
-    with container.session_factory() as session:
+def delete_document(*, deps: KnowledgeDeps, item_id: uuid.UUID) -> None:
+    """Delete the SQL rows, then the vectors and every stored version's file. An ingest in progress
+    stops at its next batch and removes what it wrote; its upload is deleted here."""
+    with deps.session_factory() as session:
         item = repository.get_item(session=session, item_id=item_id)
         if item is None:
             raise NotFoundError(f"document {item_id} does not exist", details={"item_id": str(item_id)})
         chunk_ids = [str(c) for c in repository.chunk_ids(session=session, item_id=item_id)]
         keys = [v.storage_key for v in repository.versions(session=session, item_id=item_id) if v.storage_key]
+        if item.ingest_status in IN_FLIGHT and item.ingest_job and item.ingest_job.get("storage_key"):
+            keys.append(str(item.ingest_job["storage_key"]))
         repository.delete_item(session=session, item=item)
         session.commit()
-    container.knowledge_index.replace(remove=chunk_ids, add=[])
-    container.vector_store.delete(chunk_ids)
+    deps.knowledge_index.replace(remove=chunk_ids, add=[])
+    deps.vector_store.delete(chunk_ids)
     for key in keys:
-        container.object_store.delete(key)
+        deps.object_store.delete(key)
 
 
-def reindex_document(*, container: Container, item_id: uuid.UUID) -> DocumentIngested:
-    """Extract, chunk and embed the stored original again (after a chunking or model change).
-
-    The result is the next version of the item with the same content hash.
-    """
-    item = _get(container, item_id)
-    if not item.storage_key:
-        raise InvalidInputError(f"document {item_id} has no stored original to reindex")
-    data = container.object_store.get(item.storage_key)
-    content_type = item.content_type or sniff(data, filename=item.storage_key)
-    extracted = container.extractor.extract(data, content_type=content_type, filename=item.storage_key)
-    return _store(
-        container,
-        kind=item.kind,
-        data=data,
-        filename=item.storage_key.rsplit("/", 1)[-1],
-        extracted=extracted,
-        title=item.title,
-        tags=list(item.tags or []),
-        # The item itself, not a lookup by source: a text ingested without a source has none.
-        source=item.source,
-        url=item.url,
-        sha=item.sha256,
-        existing=item.item_id,
-    )
-
-
-def reindex_vectors(*, container: Container, progress: object = None) -> ReindexResult:
+def reindex_vectors(*, deps: KnowledgeDeps, progress: object = None) -> ReindexResult:
     """Embed every stored chunk again into the current collection (e.g. after changing the model)."""
     import time
 
     started = time.perf_counter()
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         rows = repository.iter_chunks(session=session)
     batch: list[VectorPoint] = []
     done = 0
-    step = max(1, container.settings.embedding_batch_size * 4)
+    step = max(1, deps.settings.embedding_batch_size * 4)
     for start in range(0, len(rows), step):
         part = rows[start : start + step]
-        vectors = container.embedder.embed([chunk.text for chunk, _ in part], kind="passage")
+        vectors = deps.embedder.embed([chunk.text for chunk, _ in part], kind="passage")
         batch = [
             VectorPoint(
                 point_id=str(chunk.chunk_id),
@@ -473,7 +392,7 @@ def reindex_vectors(*, container: Container, progress: object = None) -> Reindex
             )
             for (chunk, item), vector in zip(part, vectors, strict=True)
         ]
-        container.vector_store.upsert(batch)
+        deps.vector_store.upsert(batch)
         done += len(part)
         if callable(progress):
             progress(len(part))
@@ -481,6 +400,6 @@ def reindex_vectors(*, container: Container, progress: object = None) -> Reindex
     return ReindexResult(
         documents=len(items),
         chunks=done,
-        collection=container.vector_store.collection,
+        collection=deps.vector_store.collection,
         seconds=round(time.perf_counter() - started, 3),
     )
