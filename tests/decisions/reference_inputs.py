@@ -40,6 +40,7 @@ def storage(b: Battery) -> ref.Storage:
         soc_max_kwh=cap * b.soc_max_pct / 100,
         soc_initial_kwh=cap * b.soc_initial_pct / 100,
         soc_final_kwh=None if b.soc_final_pct is None else cap * b.soc_final_pct / 100,
+        soc_final_equal=b.soc_final_mode == "equal",
         grid_charging=b.grid_charging,
         grid_discharge=b.grid_discharge,
         degradation_eur_kwh=b.degradation_eur_kwh,

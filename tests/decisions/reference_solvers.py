@@ -65,6 +65,7 @@ class Storage:
     soc_max_kwh: float
     soc_initial_kwh: float
     soc_final_kwh: float | None = None
+    soc_final_equal: bool = False  # the final energy is exactly soc_final_kwh, not at least
     grid_charging: bool = True
     grid_discharge: bool = True
     degradation_eur_kwh: float = 0.0
@@ -173,7 +174,10 @@ def dp_battery(
         total = value[:, None] + np.where(allowed, step_cost + wear, np.inf)
         value = total.min(axis=0)
     if storage.soc_final_kwh is not None:
-        value = np.where(levels >= storage.soc_final_kwh - 1e-9, value, np.inf)
+        reached = np.abs(levels - storage.soc_final_kwh) <= 1e-9
+        if not storage.soc_final_equal:
+            reached |= levels >= storage.soc_final_kwh
+        value = np.where(reached, value, np.inf)
     best = int(np.argmin(value))
     return Result(cost_eur=float(value[best]), import_kwh=math.nan, peak_import_kw=math.nan)
 
@@ -275,14 +279,17 @@ def milp_reference(
     storages: list[Storage],
     loads: list[Flexible],
     *,
-    minimise: Literal["cost", "import", "peak"] = "cost",
+    minimise: Literal["cost", "import", "peak", "export_peak", "final_soc"] = "cost",
+    maximise_final_soc_of: int | None = None,
     import_cap_kwh: float | None = None,
     peak_cap_kw: float | None = None,
     time_limit_s: float = 60.0,
 ) -> Result:
     """Optimum of the same problem from a differently written MILP (see the module docstring).
 
-    `minimise`: "cost" (EUR, incl. peak charge and degradation), "import" (kWh) or "peak" (kW);
+    `minimise`: "cost" (EUR, incl. peak charge and degradation), "import" (kWh), "peak" (kW) or
+    "export_peak" (kW); `maximise_final_soc_of` (a storage index) maximises that storage's final energy
+    instead (reported in `extra["final_kwh"]`);
     `import_cap_kwh` / `peak_cap_kw` add caps, for lexicographic checks. Raises RuntimeError when
     HiGHS finds no solution.
     """
@@ -297,10 +304,25 @@ def milp_reference(
     if peak_cap_kw is not None:
         rows.add({rv.peak: 1.0}, -math.inf, peak_cap_kw)
     objective = np.zeros(len(v.lb))
-    if minimise == "cost":
+    export_peak = None
+    if maximise_final_soc_of is not None:
+        k = maximise_final_soc_of
+        objective[rv.e_in[k]] = -1.0
+        objective[rv.e_out[k]] = 1.0
+    elif minimise == "cost":
         objective = cost
     elif minimise == "import":
         objective[rv.g_in] = dt
+    elif minimise == "export_peak":
+        v.lb.append(0.0)
+        v.ub.append(math.inf)
+        v.integer.append(0)
+        export_peak = len(v.lb) - 1
+        objective = np.zeros(len(v.lb))
+        rows.n_vars = len(v.lb)
+        for j in rv.g_out:
+            rows.add({j: 1.0, export_peak: -1.0}, -math.inf, 0.0)
+        objective[export_peak] = 1.0
     else:
         objective[rv.peak] = 1.0
     result = milp(
@@ -313,11 +335,17 @@ def milp_reference(
     if result.x is None:
         raise RuntimeError(f"reference MILP: {result.message}")
     x = result.x
+    extra = {"status": float(result.status)}
+    if maximise_final_soc_of is not None:
+        k = maximise_final_soc_of
+        extra["final_kwh"] = storages[k].soc_initial_kwh + float(x[rv.e_in[k]].sum() - x[rv.e_out[k]].sum())
+    if export_peak is not None:
+        extra["export_peak_kw"] = float(x[export_peak])
     return Result(
-        cost_eur=float(cost @ x),
+        cost_eur=float(cost @ x[: cost.size]),
         import_kwh=float(x[rv.g_in].sum() * dt),
         peak_import_kw=float(x[rv.peak]),
-        extra={"status": float(result.status)},
+        extra=extra,
     )
 
 
@@ -437,7 +465,9 @@ def _reference_rows(
             low = (
                 s.soc_min_kwh if t < n - 1 or s.soc_final_kwh is None else max(s.soc_min_kwh, s.soc_final_kwh)
             )
-            rows.add(cumulative, low - s.soc_initial_kwh, s.soc_max_kwh - s.soc_initial_kwh)
+            exact = t == n - 1 and s.soc_final_equal and s.soc_final_kwh is not None
+            high = low if exact else s.soc_max_kwh
+            rows.add(cumulative, low - s.soc_initial_kwh, high - s.soc_initial_kwh)
     for f, fv in zip(loads, flex, strict=True):
         _flexible_rows(rows, f, fv, n, dt)
 

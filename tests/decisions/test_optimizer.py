@@ -827,7 +827,7 @@ def test_infeasible_deferrable_with_import_limit_found_by_relaxation() -> None:
     p = problem(4, load_kw=[1.0, 2.5, 2.5, 2.5], grid_import_max_kw=4.0, deferrable_loads=(d,))
     conflicts = {c.constraint: c for c in conflicts_of(p)}
     assert conflicts["deferrable[ev]"].numbers["max_energy_kwh"] == pytest.approx(3.0)
-    assert "at most 3.000 kWh can be delivered" in conflicts["deferrable[ev]"].message
+    assert "the most that can be delivered in its window is 3.000 kWh" in conflicts["deferrable[ev]"].message
     assert conflicts["grid_import_max_kw"].numbers["min_peak_import_kw"] == pytest.approx(5.5)
 
 

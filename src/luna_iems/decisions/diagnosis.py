@@ -8,9 +8,16 @@ Two stages, cheapest first:
 2. `relaxation_conflicts`: when the solver reports infeasibility that the bounds do not explain, each
    constraint group (final SOC per battery, import limit, export limit, each deferrable load, the
    grid-charging rule per battery, the curtailment ban) is relaxed on its own and the problem is
-   re-solved. A group whose relaxation alone makes the problem feasible is reported, with the best value
-   the other constraints allow (highest final SOC, lowest import peak, ...). If no single group does,
-   pairs are tried, then all groups together.
+   re-solved by a bounded probe (`probes`). A group whose relaxation alone makes the problem feasible
+   is reported, with the best value the other constraints allow (highest final SOC, lowest import
+   peak, ...): one number when the probe proved it, else a range [proven bound, best found] — never
+   an unproven number. If no single group does, pairs are tried, then all groups together.
+
+Every number is true: the bounds in stage 1 are computed from the data; in stage 2, for a target
+that the relaxed problem minimises (peak, curtailment), no schedule goes below the range's low end
+and one reaches its high end. Since the full problem is infeasible, the relaxed group's own limit
+lies outside what the other constraints allow, which sharpens the range (e.g. the lowest import peak
+is above the import limit).
 
 `grid_discharge=False` is never relaxed: it only forbids discharging in export steps, and a battery can
 always stay idle, so it cannot make a problem infeasible.
@@ -19,6 +26,7 @@ always stay idle, so it cannot make a problem infeasible.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
@@ -31,6 +39,7 @@ TOLERANCE = 1e-6  # kW / kWh: below this a shortfall is solver noise, not a conf
 TargetKind = Literal[
     "feasible",
     "max_final_soc",
+    "min_final_soc",
     "min_peak_import",
     "min_peak_export",
     "max_deferrable_energy",
@@ -68,8 +77,52 @@ class Target:
     name: str = ""
 
 
-# probe(problem, target): the target's value (%, kW or kWh) of an optimal schedule, None if infeasible.
-Probe = Callable[["Problem", Target], "float | None"]
+@dataclass(frozen=True)
+class Estimate:
+    """What a probe proved about a target's optimum (%, kW or kWh): it lies in [low, high].
+
+    `exact`: HiGHS proved optimality (low = high up to a relative 1e-6). `found`: a schedule of the
+    relaxed problem was found (for a minimised target `high` is its value, for a maximised one `low`);
+    False when the probe stopped at its limit first (then one end is infinite).
+    """
+
+    low: float
+    high: float
+    exact: bool
+    found: bool = True
+
+
+# probe(problem, target): what is proven about the target's optimum, None if `problem` is infeasible.
+Probe = Callable[["Problem", Target], "Estimate | None"]
+
+
+def _number(value: float, digits: int) -> str:
+    rounded = round(value, digits) + 0.0  # no "-0.000"
+    return f"{rounded:.{digits}f}"
+
+
+def _range_text(low: float, high: float, unit: str, digits: int) -> str:
+    """ "X unit" when the ends agree at the shown precision, else "between X and Y unit" (open ends in
+    words)."""
+    if math.isfinite(low) and math.isfinite(high) and _number(low, digits) == _number(high, digits):
+        return f"{_number(high, digits)} {unit}"
+    if not math.isfinite(high):
+        return f"at least {_number(low, digits)} {unit} (no schedule found within the probe's limits)"
+    if not math.isfinite(low):
+        return f"at most {_number(high, digits)} {unit} (no schedule found within the probe's limits)"
+    return f"between {_number(low, digits)} and {_number(high, digits)} {unit} (not proven optimal)"
+
+
+def _range_numbers(name: str, low: float, high: float, exact: bool) -> dict[str, float]:
+    """{name: value} when proven exactly, else {name_low, name_high} (finite ends only)."""
+    if exact and math.isfinite(high):
+        return {name: high}
+    numbers = {}
+    if math.isfinite(low):
+        numbers[f"{name}_low"] = low
+    if math.isfinite(high):
+        numbers[f"{name}_high"] = high
+    return numbers
 
 
 # --- stage 1: bounds ------------------------------------------------------------------------------
@@ -129,7 +182,7 @@ def _final_soc_conflicts(problem: Problem, battery: Battery) -> list[Conflict]:
         source = " from PV surplus (grid charging is off)"
     most = sum(per_step)
     if needed <= most + TOLERANCE:
-        return []
+        return _final_soc_equal_conflicts(problem, battery)
     message = (
         f"battery '{battery.name}': final SOC {battery.soc_final_pct:g} % unreachable: at most "
         f"{most:.2f} kWh can be charged{source} in {n} steps, {needed:.2f} kWh needed"
@@ -138,6 +191,28 @@ def _final_soc_conflicts(problem: Problem, battery: Battery) -> list[Conflict]:
         "soc_final_pct": float(battery.soc_final_pct or 0.0),
         "max_charge_kwh": most,
         "needed_kwh": needed,
+    }
+    return [Conflict(constraint=f"final_soc[{battery.name}]", message=message, numbers=numbers)]
+
+
+def _final_soc_equal_conflicts(problem: Problem, battery: Battery) -> list[Conflict]:
+    """ "equal": the cells must shed soc_initial - soc_final kWh, at most discharge_max_kw x step_h a
+    step (storage side)."""
+    final_kwh = battery.soc_final_kwh
+    if battery.soc_final_mode != "equal" or final_kwh is None:
+        return []
+    excess = battery.soc_initial_kwh - final_kwh
+    most = battery.discharge_max_kw * problem.step_h * problem.steps
+    if excess <= most + TOLERANCE:
+        return []
+    message = (
+        f"battery '{battery.name}': final SOC exactly {battery.soc_final_pct:g} % unreachable: at most "
+        f"{most:.2f} kWh can be discharged in {problem.steps} steps, {excess:.2f} kWh must go"
+    )
+    numbers = {
+        "soc_final_pct": float(battery.soc_final_pct or 0.0),
+        "max_discharge_kwh": most,
+        "excess_kwh": excess,
     }
     return [Conflict(constraint=f"final_soc[{battery.name}]", message=message, numbers=numbers)]
 
@@ -231,7 +306,7 @@ class _Relaxation:
     constraint: str
     apply: Callable[[Problem], Problem]  # the problem the single-group probe solves
     target: Target  # what that probe optimises, for the numbers in the message
-    explain: Callable[[float], tuple[str, dict[str, float]] | None]  # None: the value shows no conflict
+    explain: Callable[[Estimate], tuple[str, dict[str, float]] | None]  # None: no conflict shown
     remove: Callable[[Problem], Problem] | None = None  # the problem without the group; None: `apply`
 
     def without(self, problem: Problem) -> Problem:
@@ -249,14 +324,14 @@ def relaxation_conflicts(problem: Problem, *, probe: Probe) -> list[Conflict]:
     conflicts: list[Conflict] = []
     for relaxation in relaxations:
         value = probe(relaxation.apply(problem), relaxation.target)
-        explained = None if value is None else relaxation.explain(value)
+        explained = None if value is None or not value.found else relaxation.explain(value)
         if explained is not None:
             message, numbers = explained
             conflicts.append(Conflict(constraint=relaxation.constraint, message=message, numbers=numbers))
     if conflicts:
         return conflicts
     for first, second in itertools.combinations(relaxations, 2):
-        if probe(second.without(first.without(problem)), Target("feasible")) is not None:
+        if _feasible(probe(second.without(first.without(problem)), Target("feasible"))):
             pair = f"{first.constraint} and {second.constraint}"
             message = f"relaxing {pair} together makes the problem feasible; neither alone does"
             conflicts.append(Conflict(constraint=f"{first.constraint}+{second.constraint}", message=message))
@@ -266,15 +341,26 @@ def relaxation_conflicts(problem: Problem, *, probe: Probe) -> list[Conflict]:
     relaxed = problem
     for relaxation in relaxations:
         relaxed = relaxation.without(relaxed)
-    if relaxations and probe(relaxed, Target("feasible")) is not None:
+    if relaxations and _feasible(probe(relaxed, Target("feasible"))):
         message = f"only relaxing all of {', '.join(names)} together makes the problem feasible"
         return [Conflict(constraint="+".join(names), message=message)]
     message = f"infeasible, and relaxing the constraint groups {names or '(none)'} does not help"
     return [Conflict(constraint="unexplained", message=message)]
 
 
+def _feasible(estimate: Estimate | None) -> bool:
+    """Proven feasible: the probe found a schedule (None is proven infeasible; not found is unknown,
+    and an unknown is not reported as a cause)."""
+    return estimate is not None and estimate.found
+
+
 def _relaxations(problem: Problem) -> list[_Relaxation]:
     found = [_final_soc_relaxation(b) for b in problem.batteries if b.soc_final_pct is not None]
+    found += [
+        _final_soc_equal_relaxation(b)
+        for b in problem.batteries
+        if b.soc_final_pct is not None and b.soc_final_mode == "equal"
+    ]
     if problem.grid_import_max_kw is not None:
         found.append(_import_relaxation(problem.grid_import_max_kw))
     if problem.grid_export_max_kw is not None:
@@ -301,34 +387,75 @@ def _without_deferrable(problem: Problem, name: str) -> Problem:
 
 
 def _final_soc_relaxation(battery: Battery) -> _Relaxation:
+    """Without the final SOC the other constraints allow final SOCs up to a highest value (and, for
+    "equal", down to a lowest one); the target lies outside. For "at_least", the highest is below it,
+    so the range's high end is capped at the target."""
     required = float(battery.soc_final_pct or 0.0)
+    equal = battery.soc_final_mode == "equal"
 
-    def explain(best_pct: float) -> tuple[str, dict[str, float]] | None:
-        if best_pct >= required - 1e-4:
+    def explain(best: Estimate) -> tuple[str, dict[str, float]] | None:
+        if best.low >= required - 1e-4:
             return None
+        high = min(best.high, required) if not equal else best.high
+        text = _range_text(best.low, high, "%", 2)
         message = (
             f"battery '{battery.name}': final SOC {required:g} % unreachable together with the other "
-            f"constraints: the highest reachable final SOC is {best_pct:.2f} %"
+            f"constraints: the highest reachable final SOC is {text}"
         )
-        return message, {"soc_final_pct": required, "max_final_soc_pct": best_pct}
+        numbers = {"soc_final_pct": required} | _range_numbers(
+            "max_final_soc_pct", best.low, high, best.exact
+        )
+        return message, numbers
+
+    target = Target("max_final_soc", battery.name)
+    return _Relaxation(
+        constraint=f"final_soc[{battery.name}]",
+        apply=lambda p: _without_final_soc(p, battery.name),
+        target=target,
+        explain=explain,
+    )
+
+
+def _final_soc_equal_relaxation(battery: Battery) -> _Relaxation:
+    """ "equal" final SOC above what can be reached: as `_final_soc_relaxation`; below the lowest
+    reachable final SOC (the battery cannot get rid of its energy): the lowest, as a range."""
+    required = float(battery.soc_final_pct or 0.0)
+
+    def explain(lowest: Estimate) -> tuple[str, dict[str, float]] | None:
+        if lowest.high <= required + 1e-4:
+            return None
+        low = max(lowest.low, required)
+        message = (
+            f"battery '{battery.name}': final SOC exactly {required:g} % unreachable together with the "
+            f"other constraints: the lowest reachable final SOC is {_range_text(low, lowest.high, '%', 2)}"
+        )
+        numbers = {"soc_final_pct": required} | _range_numbers(
+            "min_final_soc_pct", low, lowest.high, lowest.exact
+        )
+        return message, numbers
 
     return _Relaxation(
         constraint=f"final_soc[{battery.name}]",
         apply=lambda p: _without_final_soc(p, battery.name),
-        target=Target("max_final_soc", battery.name),
+        target=Target("min_final_soc", battery.name),
         explain=explain,
     )
 
 
 def _import_relaxation(limit: float) -> _Relaxation:
-    def explain(best_kw: float) -> tuple[str, dict[str, float]] | None:
-        if best_kw <= limit + 1e-4:
+    def explain(best: Estimate) -> tuple[str, dict[str, float]] | None:
+        if best.high <= limit + 1e-4:
             return None
+        # the full problem is infeasible, so no schedule of the others stays within the limit
+        low = max(best.low, limit)
         message = (
             f"grid import limit {limit:g} kW cannot be met together with the other constraints: the "
-            f"lowest import peak any schedule reaches is {best_kw:.3f} kW"
+            f"lowest import peak any schedule reaches is {_range_text(low, best.high, 'kW', 3)}"
         )
-        return message, {"grid_import_max_kw": limit, "min_peak_import_kw": best_kw}
+        numbers = {"grid_import_max_kw": limit} | _range_numbers(
+            "min_peak_import_kw", low, best.high, best.exact
+        )
+        return message, numbers
 
     return _Relaxation(
         constraint="grid_import_max_kw",
@@ -339,14 +466,18 @@ def _import_relaxation(limit: float) -> _Relaxation:
 
 
 def _export_relaxation(limit: float) -> _Relaxation:
-    def explain(best_kw: float) -> tuple[str, dict[str, float]] | None:
-        if best_kw <= limit + 1e-4:
+    def explain(best: Estimate) -> tuple[str, dict[str, float]] | None:
+        if best.high <= limit + 1e-4:
             return None
+        low = max(best.low, limit)
         message = (
             f"grid export limit {limit:g} kW cannot be met together with the other constraints: the "
-            f"lowest export peak any schedule reaches is {best_kw:.3f} kW"
+            f"lowest export peak any schedule reaches is {_range_text(low, best.high, 'kW', 3)}"
         )
-        return message, {"grid_export_max_kw": limit, "min_peak_export_kw": best_kw}
+        numbers = {"grid_export_max_kw": limit} | _range_numbers(
+            "min_peak_export_kw", low, best.high, best.exact
+        )
+        return message, numbers
 
     return _Relaxation(
         constraint="grid_export_max_kw",
@@ -357,14 +488,18 @@ def _export_relaxation(limit: float) -> _Relaxation:
 
 
 def _deferrable_relaxation(load: DeferrableLoad) -> _Relaxation:
-    def explain(best_kwh: float) -> tuple[str, dict[str, float]] | None:
-        if best_kwh >= load.energy_kwh - 1e-4:
+    def explain(best: Estimate) -> tuple[str, dict[str, float]] | None:
+        if best.low >= load.energy_kwh - 1e-4:
             return None
+        low, high = max(best.low, 0.0), max(min(best.high, load.energy_kwh), 0.0)
+        text = _range_text(low, high, "kWh", 3)
         message = (
             f"deferrable '{load.name}' needs {load.energy_kwh:g} kWh but together with the other "
-            f"constraints at most {best_kwh:.3f} kWh can be delivered in its window"
+            f"constraints the most that can be delivered in its window is {text}"
         )
-        return message, {"energy_kwh": load.energy_kwh, "max_energy_kwh": best_kwh}
+        return message, {"energy_kwh": load.energy_kwh} | _range_numbers(
+            "max_energy_kwh", low, high, best.exact
+        )
 
     # The single probe keeps the load and lets it deliver less (energy <= energy_kwh) to measure how
     # much fits; combined with another group, the load is dropped.
@@ -378,7 +513,7 @@ def _deferrable_relaxation(load: DeferrableLoad) -> _Relaxation:
 
 
 def _grid_charging_relaxation(battery: Battery) -> _Relaxation:
-    def explain(_: float) -> tuple[str, dict[str, float]]:
+    def explain(_: Estimate) -> tuple[str, dict[str, float]]:
         message = (
             f"battery '{battery.name}' may only charge from PV surplus (grid_charging=False), which is "
             f"not enough to meet the other constraints; allowing grid charging makes the problem feasible"
@@ -394,14 +529,15 @@ def _grid_charging_relaxation(battery: Battery) -> _Relaxation:
 
 
 def _curtailment_relaxation() -> _Relaxation:
-    def explain(curtailed_kwh: float) -> tuple[str, dict[str, float]] | None:
-        if curtailed_kwh <= 1e-4:
+    def explain(best: Estimate) -> tuple[str, dict[str, float]] | None:
+        if best.high <= 1e-4:
             return None
+        low = max(best.low, 0.0)
         message = (
-            f"curtailment is not allowed, but at least {curtailed_kwh:.3f} kWh of PV must be curtailed "
-            f"to meet the other constraints"
+            f"curtailment is not allowed, but to meet the other constraints the least PV that must be "
+            f"curtailed is {_range_text(low, best.high, 'kWh', 3)}"
         )
-        return message, {"min_curtailment_kwh": curtailed_kwh}
+        return message, _range_numbers("min_curtailment_kwh", low, best.high, best.exact)
 
     return _Relaxation(
         constraint="curtailment_allowed",

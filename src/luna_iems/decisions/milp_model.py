@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.intp]
 
+EXCLUSION_THRESHOLD = 1e-7  # kW: a flow at or below this counts as zero when rounding the binaries
+
 
 class Lp:
     """A sparse MILP under construction: variables in blocks, constraint rows as COO triplets."""
@@ -114,10 +116,26 @@ class Model:
     exp: IntArray
     curt: IntArray
     importing: IntArray  # binary: 1 = may import, 0 = may export
+    steps: int
     batteries: tuple[BatteryVars, ...]
     loads: tuple[LoadVars, ...]
     peak: IntArray  # one variable ≥ every import (empty when unused)
     peak_export: IntArray  # one variable ≥ every export (diagnosis only)
+
+    @property
+    def exclusions(self) -> IntArray:
+        """The exclusion binaries, step-major per block: `importing`, then each battery's `charging`."""
+        return np.concatenate([self.importing, *(b.charging for b in self.batteries)]).astype(np.intp)
+
+    def round_exclusions(self, x: FloatArray) -> FloatArray:
+        """`x` with every exclusion binary set to the most permissive 0/1 value for its rows: charging
+        = 1 iff the battery charges (then the charge row needs it; otherwise 0 voids the PV-only row and
+        frees discharge), importing = 0 iff the site exports (otherwise 1 frees import and discharge)."""
+        rounded = x.copy()
+        rounded[self.importing] = np.where(x[self.exp] > EXCLUSION_THRESHOLD, 0.0, 1.0)
+        for battery in self.batteries:
+            rounded[battery.charging] = np.where(x[battery.charge] > EXCLUSION_THRESHOLD, 1.0, 0.0)
+        return rounded
 
 
 @dataclass(frozen=True)
@@ -162,7 +180,7 @@ def build(problem: Problem, options: Options = Options()) -> Model:
     peak_export = lp.var(1 if options.peak_export else 0, lb=0.0, ub=np.inf)
     if peak_export.size:
         lp.rows([(exp, 1.0), (np.repeat(peak_export, n), -1.0)], lb=-np.inf, ub=0.0)
-    model = Model(lp, imp, exp, curt, importing, batteries, loads, peak, peak_export)
+    model = Model(lp, imp, exp, curt, importing, n, batteries, loads, peak, peak_export)
     _add_balance(problem, model)
     _add_grid_rules(problem, model, flexible_max)
     return model
@@ -181,12 +199,21 @@ def _window(load: DeferrableLoad, n: int) -> FloatArray:
 def _add_battery(lp: Lp, problem: Problem, battery: Battery) -> BatteryVars:
     n, dt = problem.steps, problem.step_h
     c_max, d_max = battery.charge_ac_max_kw, battery.discharge_ac_max_kw
-    charge = lp.var(n, lb=0.0, ub=c_max)
+    charge_ub = np.full(n, c_max)
+    if not battery.grid_charging:
+        # in charge mode it takes at most the PV surplus over the load, otherwise nothing: a valid
+        # bound that keeps the relaxation of the lazy binaries (`solving`) close to the MILP
+        surplus = np.asarray(problem.pv_kw) - np.asarray(problem.load_kw)
+        charge_ub = np.clip(surplus, 0.0, c_max)
+    charge = lp.var(n, lb=0.0, ub=charge_ub)
     discharge = lp.var(n, lb=0.0, ub=d_max)
     soc_lb = np.full(n, battery.soc_min_kwh)
+    soc_ub = np.full(n, battery.soc_max_kwh)
     if battery.soc_final_kwh is not None:
         soc_lb[-1] = battery.soc_final_kwh
-    soc = lp.var(n, lb=soc_lb, ub=battery.soc_max_kwh)
+        if battery.soc_final_mode == "equal":
+            soc_ub[-1] = battery.soc_final_kwh
+    soc = lp.var(n, lb=soc_lb, ub=soc_ub)
     charging = lp.var(n, lb=0.0, ub=1.0, binary=True)
     lp.rows([(charge, 1.0), (charging, -c_max)], lb=-np.inf, ub=0.0)
     lp.rows([(discharge, 1.0), (charging, d_max)], lb=-np.inf, ub=d_max)

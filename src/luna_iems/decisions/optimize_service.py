@@ -29,6 +29,10 @@ from luna_iems.settings import Settings
 from luna_iems.timeseries import repository as timeseries_repository
 
 FloatArray = history_module.FloatArray
+# Branch-and-bound nodes per HiGHS call: a deterministic limit (the same request stops at the same
+# plan on any machine, reported as status "node_limit"); OPTIMIZER_TIME_LIMIT_S stays the safety net.
+NODE_LIMIT = 10_000
+STORED_BASE_MINUTES = (15, 60)  # stored histories, prices and forecasts exist at these steps
 
 
 @dataclass
@@ -147,7 +151,28 @@ def stored_inputs(
     horizon_h: int,
     step_minutes: int,
 ) -> Inputs:
-    """Load and PV forecasts, spot prices (stored where available, forecast for the rest) as a tariff."""
+    """Load and PV forecasts, spot prices (stored where available, forecast for the rest) as a tariff.
+
+    At 30-minute steps everything is computed at 15 minutes and averaged pairwise: mean kW is energy
+    over the step, and the mean price is the price of a flat step's energy (energy-preserving)."""
+    if step_minutes not in STORED_BASE_MINUTES:
+        fine = stored_inputs(
+            session=session,
+            settings=settings,
+            stored=stored,
+            start=start,
+            horizon_h=horizon_h,
+            step_minutes=15,
+        )
+        return Inputs(
+            start=start,
+            step_minutes=step_minutes,
+            load_kw=history_module.to_step(fine.load_kw, step_minutes),
+            pv_kw=history_module.to_step(fine.pv_kw, step_minutes),
+            import_price_eur_kwh=history_module.to_step(fine.import_price_eur_kwh, step_minutes),
+            export_price_eur_kwh=history_module.to_step(fine.export_price_eur_kwh, step_minutes),
+            notes=[*fine.notes, f"inputs: computed at 15 min, averaged to {step_minutes} min steps"],
+        )
     steps = horizon_h * 60 // step_minutes
     notes: list[str] = ["inputs: forecasts and stored prices"]
     days = settings.forecast_history_days
@@ -294,6 +319,7 @@ def build_problem(
             peak_charge_eur_kw=request.peak_charge_eur_kw,
             peak_floor_kw=request.peak_floor_kw,
             time_limit_s=settings.optimizer_time_limit_s,
+            node_limit=NODE_LIMIT,
         )
     except ValueError as exc:
         raise InvalidInputError(str(exc), details={"field": "problem"}) from exc
@@ -316,11 +342,16 @@ def solve(problem: optimizer.Problem) -> optimizer.Schedule:
         ) from exc
 
 
+def step_minutes(request: OptimizeRequest) -> int:
+    """The request's step: `step_minutes`, else its `resolution` (15 min by default)."""
+    return request.step_minutes or resolution_minutes(request.resolution)
+
+
 def optimize(
     *, session: Session, settings: Settings, request: OptimizeRequest, now: datetime | None = None
 ) -> ScheduleRead:
     """Schedule batteries, deferrable loads, grid and curtailment; see `optimizer` for the model."""
-    step = resolution_minutes(request.resolution)
+    step = step_minutes(request)
     start = (
         history_module.floor_to_step(request.start, step)
         if request.start
@@ -367,11 +398,15 @@ def schedule_read(request: OptimizeRequest, inputs: Inputs, schedule: optimizer.
         )
         for i in range(len(inputs))
     ]
+    labels = {15: "15m", 30: "30m", 60: "1h"}
     return ScheduleRead(
         status=schedule.status,
+        mip_gap=schedule.mip_gap,
+        cost_bound_eur=None if schedule.cost_bound_eur is None else round(schedule.cost_bound_eur, 4),
         objective=request.objective,
         inputs="explicit" if request.inputs is not None else "stored",
-        resolution=request.resolution,
+        resolution=labels[inputs.step_minutes],
+        step_minutes=inputs.step_minutes,
         solve_time_s=round(schedule.solve_time_s, 4),
         total_cost_eur=round(schedule.total_cost_eur, 4),
         baseline_cost_eur=round(schedule.baseline_cost_eur, 4),

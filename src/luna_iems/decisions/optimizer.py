@@ -12,9 +12,11 @@ The model is a mixed-integer linear programme solved by HiGHS (`scipy.optimize.m
   - Σ deferrable = 0;
 - battery: charge_ac ≤ charge_max_kw / η_c and discharge_ac ≤ discharge_max_kw · η_d (the limits are on
   the storage side), soc[t] = soc[t-1] + (η_c · charge_ac - discharge_ac / η_d) · step_h within
-  [soc_min, soc_max], final SOC ≥ soc_final as a constraint; a binary per battery and step forbids
-  charging and discharging at once, and a binary per step forbids importing and exporting at once
-  (without them an LP "burns" energy when prices are negative);
+  [soc_min, soc_max], final SOC ≥ soc_final (or = soc_final, `soc_final_mode="equal"`) as a
+  constraint; a binary per battery and step forbids charging and discharging at once, and a binary per
+  step forbids importing and exporting at once (without them an LP "burns" energy when prices are
+  negative). These exclusion binaries are added lazily, only where they change the answer, and the
+  result is still the exact MILP optimum (`solving` states the argument);
 - `grid_charging=False`: whenever the battery is in charge mode, the charge of all such batteries is
   at most the PV surplus pv - curtailment - load - Σ deferrable (so it never comes from the grid nor
   from another battery);
@@ -27,12 +29,13 @@ The model is a mixed-integer linear programme solved by HiGHS (`scipy.optimize.m
 
 Objectives: "cost" minimises energy cost + peak charge + degradation; "self_consumption" first
 minimises grid import energy, then the cost with the import energy held at its optimum; "peak" first
-minimises the highest import, then the cost (both lexicographic: two solves). After the MIP, the
-binaries are fixed and the LP re-solved ("polish"), so that the solver's integrality tolerance cannot
-leak a little charge into a discharge step.
+minimises the highest import, then the cost (both lexicographic: two solves). When HiGHS leaves an
+integer variable off its integer within its tolerance, or a tiny simultaneous flow, the binaries are
+fixed and the LP re-solved ("polish"); a clean solution is returned as it is.
 
-The variables and rows are built in `milp_model.py`; this module owns the types, objectives, solving
-and results.
+The variables and rows are built in `milp_model.py`, solved in `solving.py`; infeasibility is
+explained by `diagnosis.py` with bounded probes from `probes.py`; this module owns the types, the
+objectives and the results.
 
 Raises `ValueError` for invalid input (naming the field and value), `InfeasibleProblemError` (with
 `.conflicts`) when no schedule exists, `SolverError` when HiGHS fails or finds no schedule in time.
@@ -43,15 +46,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import Bounds, LinearConstraint, milp
 
-from luna_iems.decisions import diagnosis, milp_model
+from luna_iems.decisions import diagnosis, milp_model, probes, solving
 from luna_iems.decisions.diagnosis import Conflict, InfeasibleProblemError
+from luna_iems.decisions.solving import SolverError
 
 __all__ = [
     "Battery",
@@ -69,17 +72,14 @@ __all__ = [
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 IntArray: TypeAlias = npt.NDArray[np.intp]
 Objective: TypeAlias = Literal["cost", "self_consumption", "peak"]
+SocFinalMode: TypeAlias = Literal["at_least", "equal"]
+Status: TypeAlias = Literal["optimal", "time_limit", "node_limit"]
 
 STEP_HOURS = (0.25, 0.5, 1.0)
 MAX_HORIZON_H = 72.0
-MIP_REL_GAP = 1e-6  # HiGHS' default 1e-4 leaves up to 0.01 % on the table; these models close fast
 CURTAILMENT_TIE_BREAK_EUR_KWH = 1e-6  # at a zero export price, export rather than curtail
 LEXICOGRAPHIC_SLACK = 1e-9  # stage 2 may exceed the primary optimum by this (relative, at least 1)
 ZERO = 1e-9  # |value| below this is printed as 0 (HiGHS' feasibility tolerance is 1e-7)
-
-
-class SolverError(RuntimeError):
-    """HiGHS stopped without a schedule (time limit before a first feasible schedule, or an error)."""
 
 
 def _check(condition: bool, message: str) -> None:
@@ -91,7 +91,8 @@ def _check(condition: bool, message: str) -> None:
 class Battery:
     """A stationary battery. Powers in kW on the storage side, energy in kWh, SOC in % of capacity.
 
-    `soc_final_pct` is a constraint (final SOC ≥ it), not a penalty; None leaves it free.
+    `soc_final_pct` is a constraint, not a penalty: with `soc_final_mode="at_least"` (the default) the
+    final SOC is ≥ it, with "equal" exactly it; None leaves it free.
     `grid_charging=False`: charge only from PV surplus. `grid_discharge=False`: never export its energy.
     `degradation_eur_kwh` is charged per kWh of storage-side throughput (charge + discharge).
     Raises ValueError naming the field for a non-positive capacity, a negative power, an efficiency
@@ -108,6 +109,7 @@ class Battery:
     soc_max_pct: float = 100.0
     soc_initial_pct: float = 50.0
     soc_final_pct: float | None = None
+    soc_final_mode: SocFinalMode = "at_least"
     grid_charging: bool = True
     grid_discharge: bool = True
     degradation_eur_kwh: float = 0.0
@@ -140,6 +142,16 @@ class Battery:
                 0 <= self.soc_final_pct <= self.soc_max_pct,
                 f"{who}: soc_final_pct={self.soc_final_pct} is outside [0, soc_max_pct={self.soc_max_pct}]",
             )
+        _check(
+            self.soc_final_mode in ("at_least", "equal"),
+            f"{who}: soc_final_mode={self.soc_final_mode!r} is not 'at_least' or 'equal'",
+        )
+        if self.soc_final_mode == "equal" and self.soc_final_pct is not None:
+            _check(
+                self.soc_final_pct >= self.soc_min_pct,
+                f"{who}: soc_final_pct={self.soc_final_pct} with soc_final_mode='equal' is below "
+                f"soc_min_pct={self.soc_min_pct}",
+            )
 
     @property
     def soc_min_kwh(self) -> float:
@@ -155,7 +167,8 @@ class Battery:
 
     @property
     def soc_final_kwh(self) -> float | None:
-        """Least final energy (kWh), never below the SOC floor; None when the final SOC is free."""
+        """Final energy (kWh): the least one ("at_least") or the exact one ("equal"), never below the
+        SOC floor; None when the final SOC is free."""
         if self.soc_final_pct is None:
             return None
         return max(self.soc_min_kwh, self.capacity_kwh * self.soc_final_pct / 100)
@@ -221,7 +234,9 @@ class Problem:
     negative (exporting costs money). `peak_charge_eur_kw` is charged on the highest import over the
     horizon (objectives "cost" and "peak"). `peak_floor_kw` is the highest import already reached in
     the billing period (e.g. this month so far): the charge applies to max(floor, peak), so nothing is
-    spent shaving below it. Raises ValueError naming the field and the bad value.
+    spent shaving below it. `time_limit_s` bounds the wall-clock time of the whole solve; `node_limit`
+    bounds the branch-and-bound nodes of each HiGHS call (deterministic: the same problem stops at the
+    same point on any machine). Raises ValueError naming the field and the bad value.
     """
 
     step_h: float
@@ -238,6 +253,7 @@ class Problem:
     peak_charge_eur_kw: float = 0.0
     peak_floor_kw: float = 0.0
     time_limit_s: float = 10.0
+    node_limit: int | None = None
 
     def __post_init__(self) -> None:
         _check(self.step_h in STEP_HOURS, f"Problem.step_h={self.step_h} is not one of {STEP_HOURS}")
@@ -264,6 +280,10 @@ class Problem:
         )
         _check(0 <= self.peak_floor_kw < math.inf, f"Problem.peak_floor_kw={self.peak_floor_kw} must be >= 0")
         _check(self.time_limit_s > 0, f"Problem.time_limit_s={self.time_limit_s} must be > 0")
+        _check(
+            self.node_limit is None or self.node_limit >= 1,
+            f"Problem.node_limit={self.node_limit} must be None or >= 1",
+        )
         _check(
             self.objective in ("cost", "self_consumption", "peak"),
             f"Problem.objective={self.objective!r} is not 'cost', 'self_consumption' or 'peak'",
@@ -323,13 +343,18 @@ class BatterySchedule:
 class Schedule:
     """The optimised plan. Powers in kW per step; grid_kw = import - export (+ = import).
 
-    status: "optimal", or "time_limit" (feasible, not proven optimal). total_cost_eur = Σ (import x
+    status: "optimal" (proven within a relative gap of 1e-6), or "node_limit" / "time_limit": feasible,
+    stopped by that limit, not proven optimal; `mip_gap` and `cost_bound_eur` then say how far from
+    optimal it can be at most. cost_bound_eur = total_cost_eur minus the absolute gap HiGHS proved:
+    no schedule costs less (for the lexicographic objectives: none at the primary optimum found).
+    `solves` counts HiGHS calls, `exclusion_binaries` the charge/discharge and import/export binaries
+    enforced in the last one (the rest were not needed, see `solving`). total_cost_eur = Σ (import x
     import price - export x export price) x step_h + peak charge x peak import + degradation x storage
     throughput. baseline_cost_eur: see `baseline_cost_eur`. objective_value is the primary objective:
     EUR for "cost", kWh imported for "self_consumption", kW peak import for "peak".
     """
 
-    status: str
+    status: Status
     objective: str
     grid_import_kw: tuple[float, ...]
     grid_export_kw: tuple[float, ...]
@@ -344,6 +369,9 @@ class Schedule:
     objective_value: float
     solve_time_s: float
     mip_gap: float | None
+    cost_bound_eur: float | None = None
+    solves: int = 1
+    exclusion_binaries: int = 0
 
 
 # --- objectives and solving -----------------------------------------------------------------------
@@ -377,74 +405,47 @@ def _primary_vector(problem: Problem, model: milp_model.Model) -> FloatArray | N
     return None
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    status: Literal["optimal", "time_limit", "infeasible"]
-    x: FloatArray | None
-    fun: float
-    mip_gap: float | None
-
-
-def _milp(
-    lp: milp_model.Lp, c: FloatArray, *, time_limit_s: float, fixed: FloatArray | None = None
-) -> _Outcome:
-    """Solve min c·x over `lp`; with `fixed`, the binaries are fixed to it and only the LP is solved.
-
-    Raises SolverError for anything but a schedule, infeasibility or a time limit.
-    """
-    lb, ub, integrality, matrix, row_lb, row_ub = lp.arrays()
-    if fixed is not None:
-        binary = integrality > 0
-        lb[binary] = ub[binary] = np.round(fixed[binary])
-        integrality = np.zeros_like(integrality)
-    result = milp(
-        c,
-        integrality=integrality,
-        bounds=Bounds(lb, ub),
-        constraints=LinearConstraint(matrix, row_lb, row_ub),
-        options={"time_limit": max(time_limit_s, 0.05), "mip_rel_gap": MIP_REL_GAP},
-    )
-    gap = getattr(result, "mip_gap", None)
-    gap = None if gap is None or not math.isfinite(gap) else float(gap)
-    if result.status == 0:
-        return _Outcome("optimal", np.asarray(result.x, dtype=np.float64), float(result.fun), gap)
-    if result.status == 1:
-        x = None if result.x is None else np.asarray(result.x, dtype=np.float64)
-        return _Outcome("time_limit", x, math.nan if x is None else float(result.fun), gap)
-    if result.status == 2:
-        return _Outcome("infeasible", None, math.nan, None)
-    raise SolverError(f"HiGHS failed (status {result.status}): {result.message}")
-
-
-def _optimise(problem: Problem, model: milp_model.Model, deadline: float) -> tuple[_Outcome, milp_model.Lp]:
-    """The (lexicographic) optimum and the LP it was found in (with the first-stage cap row)."""
-    lp = model.lp
+def _optimise(
+    problem: Problem, model: milp_model.Model, limits: solving.Limits
+) -> tuple[solving.Outcome, solving.Arrays]:
+    """The (lexicographic) optimum by lazy exclusion binaries (see `solving`), and the arrays of the
+    model it was found in (with the lexicographic cap row)."""
+    arrays = model.lp.arrays()
     primary = _primary_vector(problem, model)
     cost = _cost_vector(problem, model)
+    enforced = solving.initial_exclusions(problem, model)
     if primary is None:
-        return _milp(lp, cost, time_limit_s=deadline - time.perf_counter()), lp
-    first = _milp(lp, primary, time_limit_s=deadline - time.perf_counter())
+        return solving.solve_lazy(model, arrays, cost, enforced=enforced, limits=limits)[0], arrays
+    first, enforced = solving.solve_lazy(model, arrays, primary, enforced=enforced, limits=limits)
     if first.x is None:
-        return first, lp
+        return first, arrays
     # Stage 2: the cheapest schedule whose primary value is within a hair of the first stage's.
     cols = np.flatnonzero(primary)
     cap = first.fun + LEXICOGRAPHIC_SLACK * max(1.0, abs(first.fun))
-    lp.sum_row(cols.astype(np.intp), primary[cols], lb=-np.inf, ub=cap)
-    second = _milp(lp, cost, time_limit_s=deadline - time.perf_counter())
+    model.lp.sum_row(cols.astype(np.intp), primary[cols], lb=-np.inf, ub=cap)
+    arrays = model.lp.arrays()
+    second, _ = solving.solve_lazy(model, arrays, cost, enforced=enforced, limits=limits)
+    solves = first.solves + second.solves
     if second.x is None:
-        # Out of time in stage 2 (or a numerical refusal of the cap): the first stage's schedule is
-        # still valid and optimal for the primary objective, only the cost tie-break is missing.
-        fallback = second.status if second.status == "time_limit" else first.status
-        return _Outcome(fallback, first.x, first.fun, first.mip_gap), lp
-    both_optimal = first.status == second.status == "optimal"
-    return _Outcome("optimal" if both_optimal else "time_limit", second.x, second.fun, second.mip_gap), lp
+        # A limit in stage 2 before any schedule (or a numerical refusal of the cap): the first stage's
+        # schedule is valid and optimal for the primary objective, only the cost tie-break is missing.
+        status = second.status if second.status != "infeasible" else first.status
+        return replace(first, status=status, solves=solves), arrays
+    status = first.status if first.status != "optimal" else second.status
+    return replace(second, status=status, solves=solves), arrays
 
 
-def _polish(problem: Problem, model: milp_model.Model, lp: milp_model.Lp, outcome: _Outcome) -> FloatArray:
-    """Re-solve the LP with the binaries fixed, so complementarity holds exactly; the MIP's own
-    schedule if that fails (it cannot in exact arithmetic: the MIP schedule is feasible for it)."""
+def _polish(
+    problem: Problem, model: milp_model.Model, arrays: solving.Arrays, outcome: solving.Outcome
+) -> FloatArray:
+    """The accepted solution, re-solved as an LP with every binary fixed only when it is not already
+    clean (`solving.needs_polish`); the solution itself if the LP fails (it cannot in exact
+    arithmetic: the solution is feasible for it)."""
     assert outcome.x is not None
-    polished = _milp(lp, _cost_vector(problem, model), time_limit_s=problem.time_limit_s, fixed=outcome.x)
+    if not solving.needs_polish(model, arrays[2], outcome.x):
+        return outcome.x
+    limits = solving.Limits(deadline=time.perf_counter() + problem.time_limit_s)
+    polished = solving.run_milp(arrays, _cost_vector(problem, model), limits=limits, fixed=outcome.x)
     return outcome.x if polished.x is None or polished.status != "optimal" else polished.x
 
 
@@ -519,13 +520,15 @@ def _degradation_eur(problem: Problem, model: milp_model.Model, x: FloatArray) -
 
 
 def _schedule(
-    problem: Problem, model: milp_model.Model, outcome: _Outcome, x: FloatArray, started: float
+    problem: Problem, model: milp_model.Model, outcome: solving.Outcome, x: FloatArray, started: float
 ) -> Schedule:
     imp, exp = x[model.imp], x[model.exp]
     total = _energy_cost(problem, imp, exp) + _degradation_eur(problem, model, x)
     baseline = baseline_cost_eur(problem)
     peak = float(imp.max(initial=0.0))
     primary = {"cost": total, "self_consumption": float(imp.sum() * problem.step_h), "peak": peak}
+    assert outcome.status != "infeasible"
+    gap_abs = max(0.0, outcome.fun - outcome.bound) if math.isfinite(outcome.bound) else math.nan
     return Schedule(
         status=outcome.status,
         objective=problem.objective,
@@ -548,60 +551,38 @@ def _schedule(
         objective_value=primary[problem.objective],
         solve_time_s=time.perf_counter() - started,
         mip_gap=outcome.mip_gap,
+        cost_bound_eur=None if math.isnan(gap_abs) else total - gap_abs,
+        solves=outcome.solves,
+        exclusion_binaries=outcome.enforced,
     )
 
 
-# --- entry points ---------------------------------------------------------------------------------
+# --- entry point ----------------------------------------------------------------------------------
 
 
 def solve(problem: Problem) -> Schedule:
     """The optimal schedule for `problem` (see the module docstring for the model and objectives).
 
+    Deterministic: the same problem gives the same schedule unless `problem.time_limit_s` stops HiGHS,
+    and then `status` is "time_limit" (with `node_limit`, "node_limit"), never "optimal".
     Raises InfeasibleProblemError when no schedule exists: `.conflicts` names the constraint(s) with
-    numbers, from bound checks or, failing those, from re-solving with constraint groups relaxed.
-    Raises SolverError when HiGHS finds no schedule within `problem.time_limit_s` (per solve; the
-    lexicographic objectives share one budget) or fails.
+    numbers, from bound checks or, failing those, from bounded re-solves with constraint groups
+    relaxed (`probes`). Raises SolverError when HiGHS finds no schedule within the limits (the
+    lexicographic objectives share one time budget) or fails.
     """
     started = time.perf_counter()
     conflicts = diagnosis.bound_conflicts(problem)
     if conflicts:
         raise InfeasibleProblemError(conflicts)
     model = milp_model.build(problem)
-    outcome, lp = _optimise(problem, model, started + problem.time_limit_s)
+    limits = solving.Limits(deadline=started + problem.time_limit_s, node_limit=problem.node_limit)
+    outcome, arrays = _optimise(problem, model, limits)
     if outcome.status == "infeasible":
-        raise InfeasibleProblemError(diagnosis.relaxation_conflicts(problem, probe=_probe))
+        raise InfeasibleProblemError(diagnosis.relaxation_conflicts(problem, probe=probes.probe))
     if outcome.x is None:
+        which = "time_limit_s" if outcome.status == "time_limit" else "node_limit"
         raise SolverError(
-            f"no feasible schedule found within time_limit_s={problem.time_limit_s}; raise it or shorten "
-            f"the horizon ({problem.steps} steps)"
+            f"no feasible schedule found within {which} (time_limit_s={problem.time_limit_s}, "
+            f"node_limit={problem.node_limit}); raise it or shorten the horizon ({problem.steps} steps)"
         )
-    return _schedule(problem, model, outcome, _polish(problem, model, lp, outcome), started)
-
-
-def _probe(problem: Problem, target: diagnosis.Target) -> float | None:
-    """Optimise a diagnosis target on `problem`: its value (%, kW or kWh), None if infeasible."""
-    options = milp_model.Options(
-        energy_at_most=frozenset({target.name}) if target.kind == "max_deferrable_energy" else frozenset(),
-        peak=target.kind == "min_peak_import",
-        peak_export=target.kind == "min_peak_export",
-    )
-    model = milp_model.build(problem, options)
-    c = np.zeros(model.lp.n_vars)
-    if target.kind == "max_final_soc":
-        index = [b.name for b in problem.batteries].index(target.name)
-        c[model.batteries[index].soc[-1]] = -1.0
-    elif target.kind == "max_deferrable_energy":
-        index = [d.name for d in problem.deferrable_loads].index(target.name)
-        c[model.loads[index].power] = -model.loads[index].coef * problem.step_h
-    elif target.kind == "min_peak_import":
-        c[model.peak] = 1.0
-    elif target.kind == "min_peak_export":
-        c[model.peak_export] = 1.0
-    elif target.kind == "min_curtailment":
-        c[model.curt] = problem.step_h
-    outcome = _milp(model.lp, c, time_limit_s=problem.time_limit_s)
-    if outcome.x is None:
-        return None
-    if target.kind == "max_final_soc":
-        return -outcome.fun / problem.batteries[index].capacity_kwh * 100
-    return abs(outcome.fun)
+    return _schedule(problem, model, outcome, _polish(problem, model, arrays, outcome), started)
