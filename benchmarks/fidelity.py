@@ -24,13 +24,14 @@ SHIFT_QUARTER_HOURS = 4  # one hour
 
 def shifted_reference() -> dict[int, dict[str, float]]:
     """{month: {day type: r(H25 shape, H25 shape one hour later)}}."""
+    from luna_iems.energy.calendar import DAY_TYPES
     from luna_iems.simulation import profiles
 
     table = profiles.h25_kw_per_kwh()
     return {
         month + 1: {
             kind: float(np.corrcoef(table[month, k], np.roll(table[month, k], SHIFT_QUARTER_HOURS))[0, 1])
-            for k, kind in enumerate(profiles.DAY_TYPES)
+            for k, kind in enumerate(DAY_TYPES)
         }
         for month in range(12)
     }
@@ -38,7 +39,7 @@ def shifted_reference() -> dict[int, dict[str, float]]:
 
 def run(*, quick: bool = False, postgres: bool = False) -> dict[str, Any]:
     """`quick` and `postgres` change nothing: one year of one meter is already quick, and in memory."""
-    from luna_iems.simulation import profiles
+    from luna_iems.energy.calendar import DAY_TYPES
     from luna_iems.simulation.config import load_sim_config
     from luna_iems.simulation.fidelity import FIDELITY_TARGET_R, household_h25_fidelity, minimum_r
 
@@ -55,17 +56,17 @@ def run(*, quick: bool = False, postgres: bool = False) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for month in range(1, 13):
         row: dict[str, Any] = {"month": month}
-        for kind in profiles.DAY_TYPES:
+        for kind in DAY_TYPES:
             r = fidelity.get(month, {}).get(kind)
             row[f"r_{kind}"] = None if r is None else round(r, 4)
-        for kind in profiles.DAY_TYPES:
+        for kind in DAY_TYPES:
             row[f"ref_{kind}_1h_late"] = round(reference[month][kind], 4)
         rows.append(row)
     sim_min, ref_min = minimum_r(fidelity), minimum_r(reference)
     cells = sum(len(v) for v in fidelity.values())
     columns = [c for c in rows[0] if c != "month"]
     rows.append({"month": "min"} | {c: min(r[c] for r in rows if r[c] is not None) for c in columns})
-    kinds = profiles.DAY_TYPES
+    kinds = DAY_TYPES
     return {
         "title": f"H25 fidelity of the simulated household, {YEAR}, r per month and day type",
         "params": {"year": YEAR, "seed": config.seed, "timezone": config.timezone, "profile": "household"},

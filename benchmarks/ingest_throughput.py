@@ -87,13 +87,17 @@ def ingest_pdf(data: bytes) -> tuple[list[dict[str, Any]], list[str], dict[str, 
             upload = Upload(data=data, filename="enwg.pdf", declared_type="application/pdf")
             done, total = _timed(
                 lambda: ingest_document(
-                    container=container, upload=upload, title="EnWG (PDF)", tags=["bench"], source="enwg.pdf"
+                    deps=container.knowledge_deps,
+                    upload=upload,
+                    title="EnWG (PDF)",
+                    tags=["bench"],
+                    source="enwg.pdf",
                 )
             )
             extracted, t_extract = _timed(
                 lambda: container.extractor.extract(data, content_type="application/pdf")
             )
-            chunks, t_chunk = _timed(lambda: make_chunks(container, extracted))
+            chunks, t_chunk = _timed(lambda: make_chunks(container.knowledge_deps, extracted))
             texts = [c.text for c in chunks]
             _, t_lex = _timed(lambda: [analyze_document(t) for t in texts])
             _, t_embed = _timed(lambda: container.embedder.embed(texts, kind="passage"))

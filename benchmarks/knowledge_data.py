@@ -114,7 +114,9 @@ def ingest_laws(container: Any, laws: Iterable[str] | None = None) -> tuple[dict
         upload = Upload(
             data=(LAWS_DIR / filename).read_bytes(), filename=filename, declared_type="text/markdown"
         )
-        done = ingest_document(container=container, upload=upload, title=title, tags=[law], source=law)
+        done = ingest_document(
+            deps=container.knowledge_deps, upload=upload, title=title, tags=[law], source=law
+        )
         item_law[str(done.item_id)] = law
         chunks += done.chunks
     return item_law, chunks

@@ -56,13 +56,14 @@ def build(data_dir: Path, database_url: str | None, meters: int) -> dict[str, An
 
     container = in_process_container(data_dir, database_url)
     try:
-        config = sim.load_config(container)
+        deps = container.timeseries_deps
+        config = sim.load_config(deps)
         specs = sim.select_meters(config, meter_ids=None, count=meters)
         start, end = datetime(YEAR, 1, 1, tzinfo=TZ), datetime(YEAR + 1, 1, 1, tzinfo=TZ)
         t0 = time.perf_counter()
-        readings = sim.backfill_meters(container=container, ts_from=start, ts_to=end, meters=specs)
+        readings = sim.backfill_meters(deps=deps, ts_from=start, ts_to=end, meters=specs)
         t1 = time.perf_counter()
-        prices = sim.backfill_prices(container=container, ts_from=start, ts_to=end)
+        prices = sim.backfill_prices(deps=deps, ts_from=start, ts_to=end)
         t2 = time.perf_counter()
     finally:
         container.close()

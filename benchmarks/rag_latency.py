@@ -49,7 +49,7 @@ def build(data_dir: Path, quick: bool) -> dict[str, Any]:
                 break
             text = f"{doc['title']}\n\n{doc['text']}" if doc["title"].strip() else doc["text"]
             done = ingest_text(
-                container=container,
+                deps=container.knowledge_deps,
                 text_in=TextIn(title=doc["title"][:500] or doc_id, text=text, source=doc_id),
             )
             chunks += 0 if done.duplicate else done.chunks

@@ -69,7 +69,9 @@ def build_index(container: Any, data: Arguana) -> dict[str, Any]:
         # Untitled documents (69 %) get their opening words as title: the product indexes title terms
         # the first chunk lacks, and the document id's words must not leak into the ranking.
         title = doc["title"].strip()[:500] or " ".join(doc["text"].split()[:12])[:500] or doc_id
-        done = ingest_text(container=container, text_in=TextIn(title=title, text=text, source=doc_id))
+        done = ingest_text(
+            deps=container.knowledge_deps, text_in=TextIn(title=title, text=text, source=doc_id)
+        )
         item_docs[str(done.item_id)].append(doc_id)
         chunks += 0 if done.duplicate else done.chunks
         duplicates += done.duplicate
@@ -102,7 +104,7 @@ def evaluate(
         vector = None if mode == "lexical" else vectors[qid]
         filters = SearchFilters(lead_only=True) if lead_only else None
         result = search(
-            container=container,
+            deps=container.knowledge_deps,
             query=text,
             top_k=TOP_K,
             mode=mode,  # type: ignore[arg-type]

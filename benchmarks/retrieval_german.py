@@ -71,7 +71,7 @@ def measure(
                 ranks = []
                 for question, vector in zip(questions, vectors, strict=True):
                     result = search(
-                        container=container,
+                        deps=container.knowledge_deps,
                         query=question["question"],
                         top_k=TOP_K,
                         mode=mode,

@@ -8,7 +8,7 @@ In process, per database (a fresh, migrated one):
                     wrapping `timeseries.service.refresh_rollups` (the benchmark's instrumentation only)
   pure simulation   the baseline again, last: drift
 Both first warm up on one day of one meter (imports, cached tables), so neither pays for them. The
-clear-sky cache (`meters.clear_sky_grid`, an LRU cache per site and window that all meters share) is
+clear-sky cache (`energy.solar.clear_sky_grid`, an LRU cache per site and window that all meters share) is
 emptied before each timed run: each then computes the clear sky once per 92-day window, as a first
 backfill in a fresh process does; otherwise whichever runs second would skip that work.
 `ratio_vs_simulation` is rows/s over the first pure simulation's rows/s.
@@ -33,8 +33,8 @@ TZ = ZoneInfo("Europe/Berlin")
 
 def pure_simulation(config: Any, specs: list[Any], start: datetime, end: datetime) -> tuple[float, int]:
     """Seconds and rows for `simulate_meter` over the meters, chunked exactly as `backfill_meters`."""
+    from luna_iems.energy.solar import clear_sky_grid
     from luna_iems.simulation import service as sim
-    from luna_iems.simulation.meters import clear_sky_grid
 
     rows = 0
     clear_sky_grid.cache_clear()
@@ -61,22 +61,23 @@ def _timing(target: Callable[..., Any], spent: list[float]) -> Callable[..., Any
 
 
 def measure(database_url: str | None, meters: int) -> list[dict[str, Any]]:
+    from luna_iems.energy.solar import clear_sky_grid
     from luna_iems.simulation import service as sim
-    from luna_iems.simulation.meters import clear_sky_grid
     from luna_iems.timeseries import service as timeseries_service
 
     start, end = datetime(YEAR, 1, 1, tzinfo=TZ), datetime(YEAR + 1, 1, 1, tzinfo=TZ)
     with tempfile.TemporaryDirectory(prefix="luna-bench-") as tmp:
         container = in_process_container(Path(tmp) / "var", database_url)
         try:
-            config = sim.load_config(container)
+            deps = container.timeseries_deps
+            config = sim.load_config(deps)
             specs = sim.select_meters(config, meter_ids=None, count=meters)
             warm = sim.select_meters(config, meter_ids=None, count=1)[0].model_copy(
                 update={"meter_id": "warm"}
             )
             pure_simulation(config, [warm], start, datetime(YEAR, 1, 2, tzinfo=TZ))
             sim.backfill_meters(
-                container=container, ts_from=start, ts_to=datetime(YEAR, 1, 2, tzinfo=TZ), meters=[warm]
+                deps=deps, ts_from=start, ts_to=datetime(YEAR, 1, 2, tzinfo=TZ), meters=[warm]
             )
             pure_s, pure_rows = pure_simulation(config, specs, start, end)
             spent: list[float] = []
@@ -85,7 +86,7 @@ def measure(database_url: str | None, meters: int) -> list[dict[str, Any]]:
             try:
                 clear_sky_grid.cache_clear()
                 t0 = time.perf_counter()
-                result = sim.backfill_meters(container=container, ts_from=start, ts_to=end, meters=specs)
+                result = sim.backfill_meters(deps=deps, ts_from=start, ts_to=end, meters=specs)
                 backfill_s = time.perf_counter() - t0
             finally:
                 timeseries_service.refresh_rollups = original

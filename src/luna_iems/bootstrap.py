@@ -1,7 +1,8 @@
 """Build the adapters from settings: the one place that picks backends.
 
 A backend URL in the settings selects the production engine for that concern; its absence selects
-the embedded default. Domain code receives the `Container` and never asks which backend it got.
+the embedded default. Each domain receives a small dataclass of what it uses, built here
+(`Container.<domain>_deps`), never the whole `Container`, and never asks which backend it got.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from luna_iems.adapters.local_files import LocalObjectStore
+from luna_iems.admin.deps import AdminDeps
 from luna_iems.db.engine import build_engine, build_session_factory
+from luna_iems.decisions.deps import DecisionsDeps
+from luna_iems.knowledge.deps import KnowledgeDeps
 from luna_iems.knowledge.index import KnowledgeIndex
+from luna_iems.ops.deps import OpsDeps
 from luna_iems.ports import (
     ComponentHealth,
     Embedder,
@@ -28,6 +33,10 @@ from luna_iems.ports import (
     VectorStore,
 )
 from luna_iems.settings import Settings
+from luna_iems.timeseries.deps import TimeseriesDeps
+
+if TYPE_CHECKING:
+    from luna_iems.admin.backup import BackupTargets
 
 
 def collection_name(prefix: str, model: str, dimension: int) -> str:
@@ -63,6 +72,54 @@ class Container:
         return self._vector_store
 
     @property
+    def decisions_deps(self) -> DecisionsDeps:
+        """What the decisions domain may use (it never receives the whole container)."""
+        return DecisionsDeps(session_factory=self.session_factory, settings=self.settings)
+
+    @property
+    def knowledge_deps(self) -> KnowledgeDeps:
+        """What the knowledge domain may use; the vector store and the token counter stay lazy."""
+        return KnowledgeDeps(
+            session_factory=self.session_factory,
+            settings=self.settings,
+            embedder=self.embedder,
+            object_store=self.object_store,
+            extractor=self.extractor,
+            generator=self.generator,
+            knowledge_index=self.knowledge_index,
+            open_vector_store=lambda: self.vector_store,
+            load_token_counter=lambda: self.token_counter,
+        )
+
+    @property
+    def ops_deps(self) -> OpsDeps:
+        """What readiness and the status summary may use (the vector store stays lazy)."""
+        return OpsDeps(
+            settings=self.settings,
+            engine=self.engine,
+            session_factory=self.session_factory,
+            health_checks=self.health_checks,
+            vector_store=lambda: self.vector_store,
+            knowledge_index=self.knowledge_index,
+        )
+
+    @property
+    def admin_deps(self) -> AdminDeps:
+        """What the scheduled backup may use (the targets are built when a backup runs)."""
+        return AdminDeps(settings=self.settings, backup_targets=self.backup_targets)
+
+    def backup_targets(self) -> BackupTargets:
+        """What a backup reads and a restore writes; opens the vector store."""
+        from luna_iems.admin.backup import BackupTargets
+
+        return BackupTargets(engine=self.engine, vectors=self.vector_store, objects=self.object_store)
+
+    @property
+    def timeseries_deps(self) -> TimeseriesDeps:
+        """What the time-series domain may use (ingest, MQTT, jobs); the simulator writes through it too."""
+        return TimeseriesDeps(session_factory=self.session_factory, settings=self.settings)
+
+    @property
     def token_counter(self) -> Callable[[str], int]:
         """Word pieces of the embedding model, for chunk sizes (loaded once, no torch import)."""
         if self._token_counter is None:
@@ -78,8 +135,10 @@ class Container:
             vectors = _Failed(ComponentHealth(name="vector_store", kind="unknown", ok=False, detail=str(exc)))
         checks = [_DatabaseCheck(self.engine), vectors, self.embedder, self.object_store, self.extractor]
         if self.generator is not None:
-            # Without its chat model Luna still answers (extractively): not required for readiness.
-            checks.append(_Optional(self.generator))
+            # With GENERATOR_BACKEND=auto, Luna still answers (extractively) without the chat model: not
+            # required. A backend chosen by name (ollama, openai) is required: ready means it answers.
+            explicit = self.settings.generator_backend in {"ollama", "openai"}
+            checks.append(self.generator if explicit else _Optional(self.generator))
         return [*checks, *self.extra_checks]
 
     def close(self) -> None:
@@ -166,7 +225,7 @@ def build_extractor(settings: Settings) -> Extractor:
         from luna_iems.adapters.tika import TikaExtractor
 
         return TikaExtractor(base_url=settings.tika_url, timeout_s=max(settings.http_timeout_s, 60.0))
-    from luna_iems.knowledge.extraction import LocalExtractor
+    from luna_iems.adapters.local_extractor import LocalExtractor
 
     return LocalExtractor()
 

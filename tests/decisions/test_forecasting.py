@@ -15,8 +15,9 @@ import pytest
 
 from luna_iems.decisions.backtest import BacktestRow, backtest, rolling_forecasts
 from luna_iems.decisions.forecasting import Forecast, Series, forecast, point_forecast
+from luna_iems.energy.solar import clear_sky_at_midpoints
 from luna_iems.simulation.config import SimConfig, load_sim_config
-from luna_iems.simulation.meters import clear_sky_at_midpoints, simulate_meter, time_grid
+from luna_iems.simulation.meters import simulate_meter, time_grid
 from luna_iems.simulation.prices import simulate_prices
 
 END = datetime(2025, 6, 16, tzinfo=UTC)

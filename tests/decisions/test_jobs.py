@@ -53,10 +53,10 @@ def test_a_silent_meter_gets_one_growing_gap_alert(
         )
         assert response.status_code == 200, response.text
         container: Container = client.app.state.container  # type: ignore[attr-defined]
-        assert jobs.detect_anomalies(container) == 1
+        assert jobs.detect_anomalies(container.decisions_deps) == 1
         first = client.get("/alerts", params={"meter_id": "silent-1"}, headers=ADMIN).json()
         assert first["total"] == 1 and first["items"][0]["kind"] == "gap"
-        assert jobs.detect_anomalies(container) == 0  # the same gap again: no new alert
+        assert jobs.detect_anomalies(container.decisions_deps) == 0  # the same gap again: no new alert
         again = client.get("/alerts", params={"meter_id": "silent-1"}, headers=ADMIN).json()
         assert again["total"] == 1 and again["items"][0]["alert_id"] == first["items"][0]["alert_id"]
         assert again["items"][0]["end_at"] >= first["items"][0]["end_at"]

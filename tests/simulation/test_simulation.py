@@ -16,6 +16,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from luna_iems.energy import calendar as energy_calendar
 from luna_iems.simulation import config as sim_config
 from luna_iems.simulation import profiles
 from luna_iems.simulation.config import MeterProfile, PvSpec, SimConfig, load_sim_config
@@ -42,8 +43,8 @@ def year_of(profile: MeterProfile, *, meter_id: str = "m-1", seed: int = 7) -> S
     )
 
 
-def local_fields(ts: np.ndarray) -> profiles.LocalCalendar:
-    return profiles.local_calendar(ts.astype("datetime64[m]").astype(np.int64), "Europe/Berlin")
+def local_fields(ts: np.ndarray) -> energy_calendar.LocalCalendar:
+    return energy_calendar.local_calendar(ts.astype("datetime64[m]").astype(np.int64), "Europe/Berlin")
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +210,7 @@ def test_commercial_weekend_level_follows_weekend_factor(cfg: SimConfig) -> None
     profile = cfg.profile("commercial")
     readings = year_of(profile, meter_id="c-1")
     calendar = local_fields(readings.ts)
-    weekday = (calendar.day_type == profiles.WT) & (calendar.weekday < 5)
+    weekday = (calendar.day_type == energy_calendar.WT) & (calendar.weekday < 5)
     weekend = calendar.weekday >= 5
     ratio = np.nanmean(readings.consumption_kw[weekend]) / np.nanmean(readings.consumption_kw[weekday])
     assert ratio == pytest.approx(profile.weekend_factor, rel=0.05)
@@ -291,7 +292,10 @@ def test_price_levels_evening_peak_and_weekend(prices_year: SimulatedPrices) -> 
     evening = price[(hour >= 18) & (hour < 21)].mean()
     night = price[(hour >= 1) & (hour < 4)].mean()
     assert evening > night + 20
-    weekday, weekend = price[calendar.day_type == profiles.WT].mean(), price[calendar.weekday >= 5].mean()
+    weekday, weekend = (
+        price[calendar.day_type == energy_calendar.WT].mean(),
+        price[calendar.weekday >= 5].mean(),
+    )
     assert weekend < weekday
     winter = price[np.isin(calendar.month, (12, 1, 2))].mean()
     summer = price[np.isin(calendar.month, (6, 7, 8))].mean()
@@ -323,7 +327,7 @@ def test_bdew_day_types() -> None:
         dtype="datetime64[D]",
     )
     # Good Friday, Saturday, Easter Sunday, Tuesday, Christmas Eve (Wed), New Year's Eve (Wed), a Sunday
-    assert [profiles.DAY_TYPES[k] for k in profiles.day_types(dates)] == [
+    assert [energy_calendar.DAY_TYPES[k] for k in energy_calendar.day_types(dates)] == [
         "FT",
         "SA",
         "FT",

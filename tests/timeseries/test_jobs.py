@@ -64,13 +64,13 @@ def test_retention_drops_old_raw_rows_and_keeps_rollups(
 
     container = build_container(settings.model_copy(update={"raw_retention_days": 30}))
     try:
-        assert jobs.apply_retention(container) == 4
+        assert jobs.apply_retention(container.timeseries_deps) == 4
         with container.session_factory() as session:
             raw = session.scalars(select(SmartMeterReading.ts)).all()
             daily = session.scalars(select(ReadingRollup.ts).where(ReadingRollup.resolution == "1h")).all()
         assert len(raw) == 4 and min(raw) >= recent
         assert min(daily) <= old, "rollups of the dropped range must stay"
-        assert jobs.apply_retention(container) == 0
+        assert jobs.apply_retention(container.timeseries_deps) == 0
     finally:
         container.close()
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import httpx
 
+from luna_iems.adapters.local_extractor import LocalExtractor, html_document
 from luna_iems.adapters.ollama import probe_http
 from luna_iems.errors import BackendUnavailableError, InvalidInputError, UnsupportedMediaTypeError
-from luna_iems.knowledge.extraction import LocalExtractor, html_document
-from luna_iems.knowledge.filetypes import DOCX, PDF, sniff
+from luna_iems.filetypes import DOCX, PDF, sniff
 from luna_iems.ports import ComponentHealth, ExtractedDocument
 
 _MESSAGE_MAX_CHARS = 300

@@ -24,9 +24,9 @@ from luna_iems.decisions import anomalies, repository
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions.models import Alert
 from luna_iems.decisions.schemas import AlertList, AlertQuery, AlertRead, DetectRead, DetectRequest
+from luna_iems.energy.calendar import german_public_holidays
 from luna_iems.errors import NotFoundError
 from luna_iems.settings import Settings
-from luna_iems.simulation import profiles
 from luna_iems.timeseries import repository as timeseries_repository
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def expected_profile(values: FloatArray, *, start: datetime, n: int, timezone: s
         [(start + timedelta(minutes=15 * i)).astimezone(tz).date() for i in range(n)], dtype="datetime64[D]"
     )
     years = sorted({int(str(d)[:4]) for d in (days.min(), days.max())}) if n else []
-    expected[np.isin(days, profiles.german_public_holidays(years))] = np.nan
+    expected[np.isin(days, german_public_holidays(years))] = np.nan
     return expected
 
 

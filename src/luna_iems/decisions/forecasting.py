@@ -73,8 +73,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
-from luna_iems.simulation import meters as sim_meters
-from luna_iems.simulation import profiles
+from luna_iems.energy.calendar import german_public_holidays, local_calendar, utc_offsets_minutes
+from luna_iems.energy.solar import clear_sky_at_midpoints
 
 Target = Literal["load", "pv", "price"]
 ModelName = Literal["seasonal_naive", "gbm"]
@@ -308,7 +308,7 @@ def _prepare(
     epoch = _epoch_minutes(history.start, n + horizon_steps, step)
     sun = None
     if lat is not None and lon is not None and target in ("pv", "price"):
-        sky = sim_meters.clear_sky_at_midpoints(epoch, step, lat, lon)
+        sky = clear_sky_at_midpoints(epoch, step, lat, lon)
         sun = np.column_stack((sky.ghi, 90.0 - sky.zenith, sky.azimuth))
     return _Problem(
         target=target,
@@ -317,7 +317,7 @@ def _prepare(
         horizon=horizon_steps,
         values=_interpolate_short_gaps(history.values, SHORT_GAP_MINUTES // step),
         calendar=_calendar(epoch, timezone),
-        offsets=profiles.utc_offsets_minutes(epoch, timezone) // step,
+        offsets=utc_offsets_minutes(epoch, timezone) // step,
         sun=sun,
     )
 
@@ -367,10 +367,10 @@ def _epoch_minutes(start: datetime, count: int, step_minutes: int) -> IntArray:
 
 def _calendar(epoch_minutes: IntArray, timezone: str) -> FloatArray:
     """Local step of day, weekday (0 = Monday), BDEW day type and German public-holiday flag."""
-    local = profiles.local_calendar(epoch_minutes, timezone)
+    local = local_calendar(epoch_minutes, timezone)
     step = int(epoch_minutes[1] - epoch_minutes[0]) if epoch_minutes.size > 1 else 15
     years = np.unique(local.date.astype("datetime64[Y]").astype(np.int64) + 1970)
-    holiday = np.isin(local.date, profiles.german_public_holidays([int(y) for y in years]))
+    holiday = np.isin(local.date, german_public_holidays([int(y) for y in years]))
     columns = (local.minute_of_day // step, local.weekday, local.day_type, holiday)
     return np.column_stack(columns).astype(np.float64)
 

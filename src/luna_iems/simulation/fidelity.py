@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from luna_iems.energy.calendar import DAY_TYPES, local_calendar
 from luna_iems.simulation import profiles
 from luna_iems.simulation.config import MeterProfile
 from luna_iems.simulation.meters import SimulatedReadings, simulate_meter
@@ -31,7 +32,7 @@ def h25_fidelity(
     epoch_minutes = readings.ts.astype("datetime64[m]").astype(np.int64)
     if epoch_minutes.size > 1 and int(np.diff(epoch_minutes).max()) > 15:
         raise ValueError("h25_fidelity needs readings on quarter-hour or finer steps")
-    calendar = profiles.local_calendar(epoch_minutes, timezone)
+    calendar = local_calendar(epoch_minutes, timezone)
     valid = ~np.isnan(readings.consumption_kw)
     cells = 12 * 3 * profiles.QUARTER_HOURS_PER_DAY
     group = (
@@ -44,7 +45,7 @@ def h25_fidelity(
     reference = profiles.h25_kw_per_kwh()
     result: dict[int, dict[str, float]] = {}
     for month in range(12):
-        for kind, day_type in enumerate(profiles.DAY_TYPES):
+        for kind, day_type in enumerate(DAY_TYPES):
             if (counts[month, kind] == 0).any():
                 continue
             mean_day = sums[month, kind] / counts[month, kind]

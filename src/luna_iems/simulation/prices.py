@@ -17,13 +17,13 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from luna_iems.simulation import profiles
+from luna_iems.energy.calendar import WT, local_calendar
+from luna_iems.energy.solar import clear_sky_at_midpoints
 from luna_iems.simulation.config import PriceSpec
 from luna_iems.simulation.meters import (
     FloatArray,
     IntArray,
     block_mean,
-    clear_sky_at_midpoints,
     daily_ar1,
     fine_grid,
     seasonal_factor,
@@ -67,13 +67,13 @@ def quarter_hour_prices(
     """Prices (EUR/MWh) of the quarter-hours starting at `epoch_minutes` (multiples of 15)."""
     if epoch_minutes.size == 0:
         return np.zeros(0)
-    calendar = profiles.local_calendar(epoch_minutes, timezone)
+    calendar = local_calendar(epoch_minutes, timezone)
     hour: FloatArray = (calendar.minute_of_day.astype(np.float64) + 7.5) / 60.0  # middle of the quarter-hour
     morning = spec.morning_peak_eur_mwh * _peak(hour, spec.morning_peak_hour, MORNING_PEAK_WIDTH_H)
     evening = spec.evening_peak_eur_mwh * _peak(hour, spec.evening_peak_hour, EVENING_PEAK_WIDTH_H)
     shape = spec.base_eur_mwh + morning + evening
     level = seasonal_factor(calendar.day_of_year, spec.seasonal_amplitude) * np.where(
-        calendar.day_type == profiles.WT, 1.0, spec.weekend_factor
+        calendar.day_type == WT, 1.0, spec.weekend_factor
     )
     name = f"{spec.market}/{spec.product}"
     low, high = SUNSHINE_BAND

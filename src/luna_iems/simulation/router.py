@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from luna_iems.deps import AnalystKey, ContainerDep, SchedulerDep, ViewerKey
-from luna_iems.errors import InvalidInputError
+from luna_iems.deps import AnalystKey, SchedulerDep, TimeseriesDepsDep, ViewerKey
+from luna_iems.errors import AUTHENTICATED_ERRORS, BODY_ERRORS, error_responses
 from luna_iems.simulation import service as sim_service
 from luna_iems.simulation.schemas import BackfillResult, MarketBackfill, MeterBackfill, SimStart, SimStatus
 
-router = APIRouter(prefix="/sim", tags=["simulation"])
+router = APIRouter(prefix="/sim", tags=["simulation"], responses=AUTHENTICATED_ERRORS)
 
 
 def _state(request: Request) -> sim_service.LiveState:
@@ -20,14 +20,14 @@ def _state(request: Request) -> sim_service.LiveState:
     return state
 
 
-@router.post("/meter/generate", response_model=BackfillResult)
-async def generate_meters(body: MeterBackfill, container: ContainerDep, _: AnalystKey) -> BackfillResult:
+@router.post("/meter/generate", response_model=BackfillResult, responses=BODY_ERRORS | error_responses(404))
+async def generate_meters(body: MeterBackfill, deps: TimeseriesDepsDep, _: AnalystKey) -> BackfillResult:
     """Backfill simulated readings (15-minute means) for the configured meters over [from, to)."""
-    config = sim_service.load_config(container)
+    config = sim_service.load_config(deps)
     meters = sim_service.select_meters(config, meter_ids=body.meter_ids, count=body.count)
     return await run_in_threadpool(
         lambda: sim_service.backfill_meters(
-            container=container,
+            deps=deps,
             ts_from=body.ts_from,
             ts_to=body.ts_to,
             meters=meters,
@@ -37,32 +37,30 @@ async def generate_meters(body: MeterBackfill, container: ContainerDep, _: Analy
     )
 
 
-@router.post("/market/generate", response_model=BackfillResult)
-async def generate_market(body: MarketBackfill, container: ContainerDep, _: AnalystKey) -> BackfillResult:
+@router.post("/market/generate", response_model=BackfillResult, responses=BODY_ERRORS)
+async def generate_market(body: MarketBackfill, deps: TimeseriesDepsDep, _: AnalystKey) -> BackfillResult:
     """Backfill simulated day-ahead prices (EUR/MWh) over [from, to)."""
-    if body.step_minutes not in (None, 15, 60):
-        raise InvalidInputError("step_minutes must be 15 or 60", details={"field": "step_minutes"})
     return await run_in_threadpool(
         lambda: sim_service.backfill_prices(
-            container=container, ts_from=body.ts_from, ts_to=body.ts_to, step_minutes=body.step_minutes
+            deps=deps, ts_from=body.ts_from, ts_to=body.ts_to, step_minutes=body.step_minutes
         )
     )
 
 
-@router.post("/start", response_model=SimStatus)
+@router.post("/start", response_model=SimStatus, responses=BODY_ERRORS)
 def start(
-    request: Request, body: SimStart, container: ContainerDep, scheduler: SchedulerDep, _: AnalystKey
+    request: Request, body: SimStart, deps: TimeseriesDepsDep, scheduler: SchedulerDep, _: AnalystKey
 ) -> SimStatus:
     """Start live simulation: a reading per simulated meter every `interval_s` (1-5 s)."""
     state = _state(request)
-    state.config = sim_service.load_config(container)  # a start picks up edits to sim.yml
+    state.config = sim_service.load_config(deps)  # a start picks up edits to sim.yml
     state.meters_ready = False
     state.interval_s = body.interval_s or state.config.live_interval_s
     state.started_at = datetime.now(tz=UTC)
 
     def tick() -> None:
         try:
-            sim_service.live_tick(container, state)
+            sim_service.live_tick(deps, state)
             state.last_error = None
         except Exception as exc:  # reported in /sim/status; the scheduler also logs it
             state.last_error = str(exc)

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from luna_iems.bounds import ID_MAX_CHARS, BoundedTimestamp, JsonNumber
 
 
 class MeterBackfill(BaseModel):
-    ts_from: AwareDatetime = Field(alias="from")
-    ts_to: AwareDatetime = Field(alias="to")
-    meter_ids: list[str] | None = Field(default=None, description="Default: every meter of config/sim.yml")
-    count: int | None = Field(
-        default=None, ge=1, le=1000, description="Or this many meters, cycling templates"
+    ts_from: BoundedTimestamp = Field(alias="from")
+    ts_to: BoundedTimestamp = Field(alias="to")
+    meter_ids: list[Annotated[str, Field(min_length=1, max_length=ID_MAX_CHARS)]] | None = Field(
+        default=None, max_length=1000, description="Default: every meter of config/sim.yml"
     )
-    scale: float = Field(default=1.0, gt=0, le=1000, description="Multiplies every simulated power")
+    count: Annotated[int, Field(ge=1, le=1000), JsonNumber] | None = Field(
+        default=None, description="Or this many meters, cycling templates"
+    )
+    scale: float = Field(
+        strict=True, default=1.0, gt=0, le=1000, description="Multiplies every simulated power"
+    )
     noise: float | None = Field(
-        default=None, ge=0, le=1, description="Overrides the profiles' relative noise"
+        strict=True, default=None, ge=0, le=1, description="Overrides the profiles' relative noise"
     )
 
 
 class MarketBackfill(BaseModel):
-    ts_from: AwareDatetime = Field(alias="from")
-    ts_to: AwareDatetime = Field(alias="to")
-    step_minutes: int | None = Field(default=None, description="15 (quarter-hour products) or 60")
+    ts_from: BoundedTimestamp = Field(alias="from")
+    ts_to: BoundedTimestamp = Field(alias="to")
+    step_minutes: Literal[15, 60] | None = Field(default=None, description="15 (quarter-hour products) or 60")
 
 
 class BackfillResult(BaseModel):
@@ -37,7 +44,7 @@ class BackfillResult(BaseModel):
 
 class SimStart(BaseModel):
     interval_s: float | None = Field(
-        default=None, ge=1, le=5, description="Default: live_interval_s of sim.yml"
+        strict=True, default=None, ge=1, le=5, description="Default: live_interval_s of sim.yml"
     )
 
 

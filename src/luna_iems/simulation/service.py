@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from luna_iems.bootstrap import Container
 from luna_iems.db.base import from_epoch_us
 from luna_iems.errors import InvalidInputError, NotFoundError
 from luna_iems.simulation import battery as sim_battery
@@ -25,6 +24,7 @@ from luna_iems.simulation.prices import simulate_prices
 from luna_iems.simulation.schemas import BackfillResult, SimStatus
 from luna_iems.timeseries import repository as timeseries_repository
 from luna_iems.timeseries import service as timeseries_service
+from luna_iems.timeseries.deps import TimeseriesDeps
 from luna_iems.timeseries.ingest import retention_cutoff
 from luna_iems.timeseries.models import Meter
 from luna_iems.timeseries.schemas import PriceIn
@@ -37,8 +37,8 @@ MAX_BACKFILL_DAYS = 366 * 3
 Progress = Callable[[int], None]
 
 
-def load_config(container: Container) -> SimConfig:
-    path: Path = container.settings.sim_config_path
+def load_config(deps: TimeseriesDeps) -> SimConfig:
+    path: Path = deps.settings.sim_config_path
     return load_sim_config(path if path.is_file() else None)
 
 
@@ -98,7 +98,7 @@ def simulate(
 
 def backfill_meters(
     *,
-    container: Container,
+    deps: TimeseriesDeps,
     ts_from: datetime,
     ts_to: datetime,
     meters: list[MeterSpec],
@@ -108,17 +108,17 @@ def backfill_meters(
 ) -> BackfillResult:
     """Simulate `meters` over [ts_from, ts_to) and write them (meters are created with their site data)."""
     _window(ts_from, ts_to)
-    config = load_config(container)
+    config = load_config(deps)
     started = datetime.now(tz=UTC)
     rows = 0
     for spec in meters:
-        _ensure_meter(container, spec, config)
+        _ensure_meter(deps, spec, config)
         cursor = ts_from
         while cursor < ts_to:
             end = min(cursor + CHUNK, ts_to)
             readings = simulate(spec, config, start=cursor, end=end, scale=scale, noise=noise)
             if len(readings):
-                with container.session_factory() as session:
+                with deps.session_factory() as session:
                     result = timeseries_service.write_readings(
                         session=session,
                         meter_ids=np.full(len(readings), spec.meter_id),
@@ -128,21 +128,21 @@ def backfill_meters(
                         voltage=readings.voltage,
                         quality=readings.quality,
                         source="simulation",
-                        retention_cutoff=retention_cutoff(container),
+                        retention_cutoff=retention_cutoff(deps.settings),
                     )
                 rows += result.rows_written
                 if progress:
                     progress(result.rows_written)
             cursor = end
     # Roll the new data up now, so the first query after a backfill does not pay for it.
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         timeseries_service.refresh_rollups(session=session, meter_ids=[m.meter_id for m in meters])
     return _result(started, rows, [m.meter_id for m in meters], ts_from, ts_to)
 
 
-def _ensure_meter(container: Container, spec: MeterSpec, config: SimConfig) -> None:
+def _ensure_meter(deps: TimeseriesDeps, spec: MeterSpec, config: SimConfig) -> None:
     profile = config.profile(spec.profile)
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         if session.get(Meter, spec.meter_id) is None:
             kind = "bidirectional" if profile.pv is not None else "consumption"
             session.add(
@@ -160,11 +160,11 @@ def _ensure_meter(container: Container, spec: MeterSpec, config: SimConfig) -> N
 
 
 def backfill_prices(
-    *, container: Container, ts_from: datetime, ts_to: datetime, step_minutes: int | None = None
+    *, deps: TimeseriesDeps, ts_from: datetime, ts_to: datetime, step_minutes: int | None = None
 ) -> BackfillResult:
     """Simulate day-ahead prices over [ts_from, ts_to) at 15 or 60 minutes and write them."""
     _window(ts_from, ts_to)
-    config = load_config(container)
+    config = load_config(deps)
     started = datetime.now(tz=UTC)
     prices = simulate_prices(
         spec=config.prices,
@@ -187,7 +187,7 @@ def backfill_prices(
     ]
     written = 0
     if rows:
-        with container.session_factory() as session:
+        with deps.session_factory() as session:
             written = timeseries_service.ingest_prices(
                 session=session, rows=rows, source="simulation"
             ).rows_written
@@ -211,7 +211,7 @@ def _result(
 DEMO_DAYS = 28  # four weeks: enough history for the learned forecasts and a backtest
 
 
-def seed_demo(container: Container, *, days: int = DEMO_DAYS, force: bool = False) -> str | None:
+def seed_demo(deps: TimeseriesDeps, *, days: int = DEMO_DAYS, force: bool = False) -> str | None:
     """Demo data for a fresh instance: `days` of the configured meters and prices up to tomorrow.
 
     Without `force`, does nothing (returns None) once any meter or ingest batch exists, so the
@@ -221,18 +221,18 @@ def seed_demo(container: Container, *, days: int = DEMO_DAYS, force: bool = Fals
 
     from luna_iems.timeseries.models import IngestBatch
 
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         meters = int(session.scalar(select(func.count()).select_from(Meter)) or 0)
         batches = int(session.scalar(select(func.count()).select_from(IngestBatch)) or 0)
     if (meters or batches) and not force:
         return None
-    config = load_config(container)
+    config = load_config(deps)
     end = datetime.now(tz=UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
-    result = backfill_meters(container=container, ts_from=start, ts_to=end, meters=list(config.meters))
+    result = backfill_meters(deps=deps, ts_from=start, ts_to=end, meters=list(config.meters))
     midnight = end.replace(hour=0) + timedelta(days=2)
-    backfill_prices(container=container, ts_from=start, ts_to=midnight)
-    battery = seed_demo_battery(container, config=config, ts_from=start, ts_to=end)
+    backfill_prices(deps=deps, ts_from=start, ts_to=midnight)
+    battery = seed_demo_battery(deps, config=config, ts_from=start, ts_to=end)
     return (
         f"demo data: {len(config.meters)} simulated meters (site 'sim'), {days} days of 15-minute readings "
         f"({result.rows_written} rows) and day-ahead prices for DE-LU"
@@ -240,7 +240,7 @@ def seed_demo(container: Container, *, days: int = DEMO_DAYS, force: bool = Fals
 
 
 def seed_demo_battery(
-    container: Container, *, config: SimConfig, ts_from: datetime, ts_to: datetime
+    deps: TimeseriesDeps, *, config: SimConfig, ts_from: datetime, ts_to: datetime
 ) -> str | None:
     """States of a 10 kWh battery behind the first simulated meter with PV (self-consumption control),
     so the demo's state-of-charge rules have data. Returns its id, or None without a PV meter."""
@@ -258,7 +258,7 @@ def seed_demo_battery(
         (DEMO_BATTERY_ID, from_epoch_us(int(t)) + step, SIM_SITE, round(float(s), 3), round(float(p), 4))
         for t, s, p in zip(readings.ts.astype("datetime64[us]").astype(np.int64), soc, power, strict=True)
     ]  # a state is reported at the end of its step
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         timeseries_repository.upsert_battery_states(session=session, rows=rows)
         session.commit()
     return DEMO_BATTERY_ID
@@ -283,18 +283,18 @@ class LiveState:
 LIVE_JOB_ID = "simulation.live"
 
 
-def live_tick(container: Container, state: LiveState, *, now: datetime | None = None) -> int:
+def live_tick(deps: TimeseriesDeps, state: LiveState, *, now: datetime | None = None) -> int:
     """Write one live reading per simulated meter (and prices up to tomorrow's end); returns rows.
 
     All meters of a tick are one batch; the configuration is read and the meters are created once
     per start, not per tick."""
     now = now or datetime.now(tz=UTC)
     if state.config is None:
-        state.config = load_config(container)
+        state.config = load_config(deps)
     config = state.config
     if not state.meters_ready:
         for spec in config.meters:
-            _ensure_meter(container, spec, config)
+            _ensure_meter(deps, spec, config)
         state.meters_ready = True
     quarter = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     tick_us = int(now.timestamp() // state.interval_s * state.interval_s * 1_000_000)
@@ -313,7 +313,7 @@ def live_tick(container: Container, state: LiveState, *, now: datetime | None = 
         )
         for spec in config.meters
     ]
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         result = timeseries_service.write_readings(
             session=session,
             meter_ids=np.array([spec.meter_id for spec in config.meters]),
@@ -325,7 +325,7 @@ def live_tick(container: Container, state: LiveState, *, now: datetime | None = 
             source="simulation",
             create_meters=False,
         )
-    _publish_prices(container, state, now, config.timezone)
+    _publish_prices(deps, state, now, config.timezone)
     with state.lock:
         state.ticks += 1
         state.rows_written += result.rows_written
@@ -333,7 +333,7 @@ def live_tick(container: Container, state: LiveState, *, now: datetime | None = 
     return result.rows_written
 
 
-def _publish_prices(container: Container, state: LiveState, now: datetime, timezone: str) -> None:
+def _publish_prices(deps: TimeseriesDeps, state: LiveState, now: datetime, timezone: str) -> None:
     from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(timezone)
@@ -342,7 +342,7 @@ def _publish_prices(container: Container, state: LiveState, now: datetime, timez
     if state.prices_until is not None and state.prices_until >= until:
         return
     start = state.prices_until or local_midnight.astimezone(UTC)
-    backfill_prices(container=container, ts_from=start, ts_to=until)
+    backfill_prices(deps=deps, ts_from=start, ts_to=until)
     state.prices_until = until
 
 

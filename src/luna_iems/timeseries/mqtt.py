@@ -22,10 +22,10 @@ from urllib.parse import unquote, urlparse
 import anyio
 import orjson
 
-from luna_iems.bootstrap import Container
 from luna_iems.errors import LunaError
 from luna_iems.ports import ComponentHealth
 from luna_iems.timeseries import service as timeseries_service
+from luna_iems.timeseries.deps import TimeseriesDeps
 from luna_iems.timeseries.formats import FormatError, parse_json_reading, parse_tasmota_sensor
 from luna_iems.timeseries.ingest import ingest_rows, reading_from_sample
 from luna_iems.timeseries.schemas import BatteryStateIn, ReadingIn
@@ -84,8 +84,8 @@ def reading_from_message(topic: str, payload: bytes, *, received_at: datetime) -
 
 
 class MqttSubscriber:
-    def __init__(self, container: Container) -> None:
-        settings = container.settings
+    def __init__(self, deps: TimeseriesDeps) -> None:
+        settings = deps.settings
         if not settings.mqtt_url:
             raise ValueError("MQTT_URL is not set")
         url = urlparse(settings.mqtt_url)
@@ -93,7 +93,7 @@ class MqttSubscriber:
             raise ValueError(
                 f"MQTT_URL must look like mqtt://user:password@host:1883, got {settings.mqtt_url!r}"
             )
-        self._container = container
+        self._deps = deps
         self._host = url.hostname
         self._port = url.port or 1883
         self._username = unquote(url.username) if url.username else None
@@ -180,7 +180,7 @@ class MqttSubscriber:
         rows, self._buffer = self._buffer, []
         try:
             result = await anyio.to_thread.run_sync(
-                lambda: ingest_rows(self._container, rows, source="mqtt", create_meters=True)
+                lambda: ingest_rows(self._deps, rows, source="mqtt", create_meters=True)
             )
             self.stats.rows_written += result.rows_written
         except LunaError as exc:
@@ -191,7 +191,7 @@ class MqttSubscriber:
         states, self._states = self._states, []
 
         def write() -> int:
-            with self._container.session_factory() as session:
+            with self._deps.session_factory() as session:
                 return timeseries_service.ingest_battery_states(session=session, rows=states).rows_written
 
         try:

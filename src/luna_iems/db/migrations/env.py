@@ -1,11 +1,24 @@
-"""Alembic environment: the connection comes from `luna_iems.db.migrate` (or alembic.ini's URL)."""
+"""Alembic environment: the connection comes from `luna_iems.db.migrate` (or alembic.ini's URL).
+
+This is the registry of the whole schema: importing every domain's `models` module puts its tables on
+`Base.metadata`. It lives here, not in `luna_iems.db`, because the database layer knows no domain
+(an import-linter contract in pyproject.toml); a new domain with tables adds its import below.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from luna_iems.db.models import metadata
+from luna_iems.admin import models as admin_models
+from luna_iems.db.base import Base
+from luna_iems.decisions import models as decisions_models
+from luna_iems.knowledge import models as knowledge_models
+from luna_iems.telemetry import models as telemetry_models
+from luna_iems.timeseries import models as timeseries_models
+
+DOMAIN_MODELS = (admin_models, decisions_models, knowledge_models, telemetry_models, timeseries_models)
+metadata = Base.metadata
 
 config = context.config
 
