@@ -22,6 +22,7 @@ from benchmarks import (
     api_load,
     fidelity,
     forecast_backtest,
+    hardening,
     ingest,
     ingest_throughput,
     memory,
@@ -54,6 +55,8 @@ REGISTRY: dict[str, Benchmark] = {
     "optimize_api": optimize_api.run,
     "forecast_backtest": forecast_backtest.run,
     "anomalies": anomalies.run,
+    # hardening (issue 9): abusive and large requests against a real server
+    "hardening": hardening.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

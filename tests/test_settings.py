@@ -16,7 +16,7 @@ def test_defaults_select_the_embedded_backends(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path)
     assert settings.resolved_database_url == f"sqlite:///{tmp_path.as_posix()}/luna.db"
     assert settings.qdrant_url is None and settings.tika_url is None and settings.ollama_url is None
-    assert settings.api_port == 8001 and settings.postgres_port == 8301 and settings.redis_port == 8302
+    assert settings.api_port == 8001 and settings.postgres_port == 8301 and settings.mqtt_port == 1883
 
 
 def test_postgres_urls_use_psycopg3() -> None:
@@ -37,19 +37,13 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_production_refuses_unsafe_defaults() -> None:
-    with pytest.raises(ValidationError, match="SECRET_KEY still has the development default"):
-        Settings(_env_file=None, environment="production")
     with pytest.raises(ValidationError, match="development password"):
-        Settings(
-            _env_file=None,
-            environment="production",
-            secret_key="s" * 40,
-            database_url="postgresql://luna:luna@db/luna",
-        )
+        Settings(_env_file=None, environment="production", database_url="postgresql://luna:luna@db/luna")
+    with pytest.raises(ValidationError, match="POSTGRES_PASSWORD still has the development default"):
+        Settings(_env_file=None, environment="production", database_url="postgresql://luna:strong@db/luna")
     ok = Settings(
         _env_file=None,
         environment="production",
-        secret_key="s" * 40,
         database_url="postgresql://luna:strong@db/luna",
         postgres_password="strong",
     )
@@ -69,6 +63,42 @@ def test_env_example_lists_every_setting() -> None:
     }
     expected = {name.upper() for name in Settings.model_fields}
     assert expected <= listed, f".env.example lacks {sorted(expected - listed)}"
-    assert listed <= expected | {"GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD"}, sorted(listed - expected)
+    assert listed <= expected, sorted(listed - expected)
     example = Settings(_env_file=ENV_EXAMPLE)  # every value in it parses
     assert example.api_port == 8001
+
+
+def test_secret_key_is_gone_and_an_old_env_file_still_loads(tmp_path: Path) -> None:
+    """SECRET_KEY was required in production but used by nothing (issue 9, item 9): it is dropped, and
+    an existing .env that still sets it keeps working (unknown variables are ignored)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("SECRET_KEY=whatever\nENVIRONMENT=production\n")
+    settings = Settings(_env_file=env_file)
+    assert settings.environment == "production"
+    assert "secret_key" not in Settings.model_fields
+
+
+def test_production_refuses_the_stacks_development_passwords() -> None:
+    """.env.example's broker and Grafana passwords are for development (deploy/compose.yml has none)."""
+    strong = {"database_url": "postgresql://luna:strong@db/luna", "postgres_password": "strong"}
+    with pytest.raises(ValidationError, match="MQTT_URL uses the development password"):
+        Settings(
+            _env_file=None, environment="production", mqtt_url="mqtt://luna:luna@mosquitto:1883", **strong
+        )
+    with pytest.raises(ValidationError, match="GRAFANA_ADMIN_PASSWORD is Grafana's default") as info:
+        Settings(_env_file=None, environment="production", enable_observability=True, **strong)
+    assert "GRAFANA_DB_PASSWORD still has the development default" in str(info.value)
+    ok = Settings(
+        _env_file=None,
+        environment="production",
+        mqtt_url="mqtt://luna:broker-secret@mosquitto:1883",
+        enable_observability=True,
+        grafana_admin_password="grafana-secret",
+        grafana_db_password="reader-secret",
+        **strong,
+    )
+    assert ok.grafana_admin_password.get_secret_value() == "grafana-secret"
+    # Without the observability profile Grafana's passwords are not used, so not refused.
+    assert Settings(_env_file=None, environment="production", **strong).enable_observability is False
+    # Development keeps the .env.example values.
+    assert Settings(_env_file=None, enable_observability=True, mqtt_url="mqtt://luna:luna@mosquitto:1883")

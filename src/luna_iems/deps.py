@@ -1,4 +1,5 @@
-"""Typed FastAPI dependency aliases: the container, a database session, and the caller's role."""
+"""Typed FastAPI dependency aliases: the container, each domain's dependencies, a database session, and
+the caller's role."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from luna_iems.admin import service as admin_service
 from luna_iems.admin.schemas import Principal, Role
 from luna_iems.bootstrap import Container
-from luna_iems.errors import AuthenticationError, PermissionDeniedError
+from luna_iems.errors import AuthenticationError, LunaError, PermissionDeniedError
+from luna_iems.knowledge.deps import KnowledgeDeps
+from luna_iems.ops.deps import OpsDeps
 from luna_iems.scheduler import Scheduler
+from luna_iems.timeseries.deps import TimeseriesDeps
 
 
 def get_container(request: Request) -> Container:
@@ -22,6 +27,29 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+# What each domain's routes hand to its services: a small dataclass built by the container, never the
+# container itself (see docs/architecture.md, "Import contracts").
+def get_timeseries_deps(container: ContainerDep) -> TimeseriesDeps:
+    return container.timeseries_deps
+
+
+TimeseriesDepsDep = Annotated[TimeseriesDeps, Depends(get_timeseries_deps)]
+
+
+def get_knowledge_deps(container: ContainerDep) -> KnowledgeDeps:
+    return container.knowledge_deps
+
+
+KnowledgeDepsDep = Annotated[KnowledgeDeps, Depends(get_knowledge_deps)]
+
+
+def get_ops_deps(container: ContainerDep) -> OpsDeps:
+    return container.ops_deps
+
+
+OpsDepsDep = Annotated[OpsDeps, Depends(get_ops_deps)]
 
 
 def get_scheduler(request: Request) -> Scheduler:
@@ -60,6 +88,26 @@ def get_principal(
     # The audit and logging middleware read the caller from here (never the token itself).
     request.state.principal = principal
     return principal
+
+
+def optional_principal(
+    container: ContainerDep,
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller of a public route, if it sent a valid key; None otherwise (no error: an invalid key
+    or an unreachable database only means the caller sees the public view)."""
+    token = api_key or (bearer.credentials if bearer else None)
+    if not token:
+        return None
+    try:
+        with container.session_factory() as session:
+            return admin_service.authenticate(session=session, token=token)
+    except (LunaError, SQLAlchemyError):
+        return None
+
+
+OptionalKey = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def require_role(needed: Role) -> Callable[[Principal], Principal]:

@@ -11,19 +11,24 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 
 from luna_iems import __version__
+from luna_iems.admin import jobs as admin_jobs
 from luna_iems.admin import service as admin_service
 from luna_iems.admin.router import router as admin_router
 from luna_iems.admin.schemas import ApiKeyCreated
+from luna_iems.api_docs import DocumentedAPI
 from luna_iems.bootstrap import Container, build_container
 from luna_iems.db import migrate
 from luna_iems.decisions import jobs as decisions_jobs
 from luna_iems.decisions import rule_service
 from luna_iems.decisions.router import router as decisions_router
 from luna_iems.errors import install_error_handlers
+from luna_iems.knowledge import jobs as knowledge_jobs
 from luna_iems.knowledge import seed as knowledge_seed
 from luna_iems.knowledge.router import router as knowledge_router
+from luna_iems.ops.input_guard import NulGuardMiddleware
 from luna_iems.ops.logs import configure_logging
 from luna_iems.ops.metrics import Metrics
 from luna_iems.ops.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -57,6 +62,8 @@ def startup(container: Container) -> ApiKeyCreated | None:
     if settings.apply_migrations:
         revision = migrate.upgrade(container.engine)
         log.info("database schema at revision %s", revision, extra={"db": container.engine.dialect.name})
+    # Before anything ingests: remove what a crashed ingest left behind, requeue unfinished ingests.
+    knowledge_jobs.start(container.knowledge_deps)
     operator_key = settings.luna_admin_key.get_secret_value() if settings.luna_admin_key else None
     with container.session_factory() as session:
         return admin_service.ensure_admin_key(session=session, operator_key=operator_key)
@@ -104,7 +111,7 @@ def warm_up(container: Container) -> None:
     container.knowledge_index.ensure_loaded(container.session_factory)
     from luna_iems.ops.service import knowledge_status
 
-    status = knowledge_status(container)
+    status = knowledge_status(container.ops_deps)
     if status is not None and status.reindex_needed:
         log.warning(status.detail, extra={"collection": status.collection})
 
@@ -117,19 +124,26 @@ def seed_and_warm_up(container: Container) -> tuple[str | None, list[threading.T
     background: list[threading.Thread] = []
     if settings.seed_demo_data:
         # A fresh instance gets four simulated weeks to look at; existing data is never touched.
-        seeded = sim_service.seed_demo(container)
+        seeded = sim_service.seed_demo(container.timeseries_deps)
         if seeded:
             with container.session_factory() as session:
                 rules = rule_service.seed_example_rules(session=session, site="sim")
             seeded = f"{seeded}; {rules}" if rules else seeded
-        if knowledge_seed.needs_seed(container):
-            background.append(_thread("seed-documents", lambda: knowledge_seed.seed_documents(container)))
+        knowledge = container.knowledge_deps
+        if knowledge_seed.needs_seed(knowledge):
+            background.append(_thread("seed-documents", lambda: knowledge_seed.seed_documents(knowledge)))
             seeded = (
                 seeded + "; " if seeded else ""
             ) + "sample documents are being indexed in the background"
     if settings.embedding_warmup:
         background.append(_thread("warm-up", lambda: warm_up(container)))
     return seeded, background
+
+
+def register_jobs(scheduler: Scheduler, container: Container) -> None:
+    """The jobs that start with the scheduler (the decisions jobs start after the demo seed)."""
+    timeseries_jobs.register(scheduler, container.timeseries_deps)
+    admin_jobs.register(scheduler, container.admin_deps)
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -145,18 +159,18 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         app.state.scheduler = scheduler
         app.state.sim_state = sim_service.LiveState()
         if settings.enable_scheduler:
-            timeseries_jobs.register(scheduler, active)
+            register_jobs(scheduler, active)
             scheduler.start()
         mqtt = None
         if settings.mqtt_url:
-            mqtt = MqttSubscriber(active)
+            mqtt = MqttSubscriber(active.timeseries_deps)
             active.extra_checks.append(mqtt)
             await mqtt.start()
         seeded, background = await run_in_threadpool(seed_and_warm_up, active)
         if settings.enable_scheduler:
             # After the demo seed, and at once: a first start shows alerts and rule firings right away,
             # and detection never sees a half-written demo week.
-            decisions_jobs.register(scheduler, active, start_now=True)
+            decisions_jobs.register(scheduler, active.decisions_deps, start_now=True)
         print_welcome(settings, created, seeded)
         try:
             yield
@@ -165,17 +179,21 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
                 await mqtt.stop()
                 active.extra_checks.remove(mqtt)
             scheduler.shutdown()
+            knowledge_jobs.stop(active.knowledge_deps)  # a running ingest stops after its batch, queued
             for thread in background:
                 thread.join(timeout=60)
             if container is None:
                 active.close()
 
-    app = FastAPI(
+    app = DocumentedAPI(
         title="Luna-IEMS",
         version=__version__,
         summary="Self-hosted Intelligent Energy Management System: energy data, knowledge, decisions.",
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        # Innermost (add_middleware wraps outside it): the NUL check reads bodies through the size
+        # limit, and its 422s get request ids, metrics and audit rows.
+        middleware=[Middleware(NulGuardMiddleware)],
     )
     app.state.metrics = metrics
     if container is not None:
@@ -188,7 +206,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     install_error_handlers(app)
     # Our own limit rather than FastAPI's `max_body_size`: that one answers 413 in plain text.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, audit=audit)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        audit=audit,
+        anonymous_audit_per_minute=settings.audit_anonymous_per_minute,
+    )
     app.include_router(ops_public_router)
     app.include_router(ops_router)
     app.include_router(timeseries_router)

@@ -14,8 +14,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - the known-unsafe default we refuse in production
-DEV_POSTGRES_PASSWORD = "luna"  # noqa: S105 - compose default, refused outside development
+DEV_POSTGRES_PASSWORD = "luna"  # noqa: S105 - .env.example's value, refused in production
+DEV_MQTT_BROKER_PASSWORD = "luna"  # noqa: S105 - .env.example's value, refused in production
+DEV_GRAFANA_ADMIN_PASSWORD = "admin"  # noqa: S105 - Grafana's own default, refused in production
+DEV_GRAFANA_DB_PASSWORD = "luna"  # noqa: S105 - .env.example's value, refused in production
 
 Environment = Literal["development", "test", "production"]
 
@@ -43,9 +45,10 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     # --- security -------------------------------------------------------------------------
-    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     luna_admin_key: SecretStr | None = None
     luna_max_upload_mb: float = Field(default=50, gt=0)
+    # Refused writes without a key: audited one by one up to this many per minute, then summarised.
+    audit_anonymous_per_minute: int = Field(default=30, ge=0, le=10_000)
 
     # --- relational + time series ---------------------------------------------------------
     database_url: str | None = None  # empty: SQLite file under data_dir
@@ -93,6 +96,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     embedding_warmup: bool = True  # load the local model in the background at start
+    reconcile_on_start: bool = True  # remove vectors/files a crashed ingest left (knowledge/reconcile.py)
 
     # --- decisions: forecasts, optimiser, rules, scenarios, anomalies -----------------------
     forecast_history_days: int = Field(default=28, ge=2, le=365)  # history a forecast learns from
@@ -115,12 +119,32 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     http_timeout_s: float = Field(default=5.0, gt=0)
 
-    # --- compose stack: published ports and optional profiles ------------------------------
+    # --- backups ---------------------------------------------------------------------------
+    backup_dir: Path | None = None  # empty: <DATA_DIR>/backups
+    backup_interval_h: float = Field(default=0, ge=0)  # scheduled backups; 0: off
+    backup_keep: int = Field(default=7, ge=1)  # the scheduled job keeps the newest N backups
+    pg_bin_dir: Path | None = None  # pg_dump/pg_restore; empty: /usr/lib/postgresql/<newest>/bin, PATH
+
+    @field_validator("backup_dir", "pg_bin_dir", mode="before")
+    @classmethod
+    def _blank_path_is_unset(cls, value: object) -> object:
+        # `BACKUP_DIR=` means "the default", not the current directory (Path("") is ".").
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    # --- compose stack: published ports, accounts and optional profiles -----------------------
+    # Ports are published on 127.0.0.1 (the API's on API_HOST); deploy/compose.yml has no default
+    # passwords, the development values below come from .env.example.
     postgres_port: int = 8301
     postgres_user: str = "luna"
     postgres_password: SecretStr = SecretStr(DEV_POSTGRES_PASSWORD)
     postgres_db: str = "luna"
-    redis_port: int = 8302
+    mqtt_port: int = 1883
+    mqtt_broker_user: str = "luna"  # the in-stack broker's account; compose builds MQTT_URL from it
+    mqtt_broker_password: SecretStr = SecretStr(DEV_MQTT_BROKER_PASSWORD)
     qdrant_http_port: int = 6333
     qdrant_grpc_port: int = 6334
     minio_api_port: int = 9000
@@ -130,11 +154,11 @@ class Settings(BaseSettings):
     grafana_port: int = 3000
     loki_port: int = 3100
     prometheus_port: int = 9090
-    enable_redpanda: bool = False
+    grafana_admin_user: str = "admin"
+    grafana_admin_password: SecretStr = SecretStr(DEV_GRAFANA_ADMIN_PASSWORD)
+    grafana_db_password: SecretStr = SecretStr(DEV_GRAFANA_DB_PASSWORD)  # Grafana's read-only DB role
     enable_observability: bool = False
-    redpanda_port: int = 19092
     enable_minio: bool = False
-    enable_queue: bool = False
 
     @field_validator("export_tariff_eur_kwh", mode="before")
     @classmethod
@@ -147,12 +171,17 @@ class Settings(BaseSettings):
         if self.environment == "development":
             return self
         problems = []
-        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
-            problems.append("SECRET_KEY still has the development default; set a random value")
         if self.database_url and f":{DEV_POSTGRES_PASSWORD}@" in self.database_url:
             problems.append("DATABASE_URL uses the development password 'luna'")
         if self.postgres_password.get_secret_value() == DEV_POSTGRES_PASSWORD and self.database_url:
             problems.append("POSTGRES_PASSWORD still has the development default")
+        if self.mqtt_url and f":{DEV_MQTT_BROKER_PASSWORD}@" in self.mqtt_url:
+            problems.append("MQTT_URL uses the development password (MQTT_BROKER_PASSWORD in the stack)")
+        if self.enable_observability:
+            if self.grafana_admin_password.get_secret_value() == DEV_GRAFANA_ADMIN_PASSWORD:
+                problems.append("GRAFANA_ADMIN_PASSWORD is Grafana's default 'admin'")
+            if self.grafana_db_password.get_secret_value() == DEV_GRAFANA_DB_PASSWORD:
+                problems.append("GRAFANA_DB_PASSWORD still has the development default")
         if self.environment == "production" and problems:
             raise UnsafeSettingsError(
                 f"refusing to start with ENVIRONMENT={self.environment}: " + "; ".join(problems)
@@ -184,6 +213,7 @@ class Settings(BaseSettings):
             "qdrant-grpc": self.qdrant_grpc_port,
             "ollama": self.ollama_port,
             "tika": self.tika_port,
+            "mqtt": self.mqtt_port,
         }
         if self.enable_minio:
             ports |= {"minio-api": self.minio_api_port, "minio-console": self.minio_console_port}
@@ -193,10 +223,6 @@ class Settings(BaseSettings):
                 "loki": self.loki_port,
                 "prometheus": self.prometheus_port,
             }
-        if self.enable_queue:
-            ports |= {"redis": self.redis_port}
-        if self.enable_redpanda:
-            ports |= {"redpanda": self.redpanda_port}
         return ports
 
 

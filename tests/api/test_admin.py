@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
+from luna_iems.admin import service as admin_service
+from luna_iems.settings import Settings
 from tests.conftest import ADMIN_TOKEN, auth
 
 
@@ -63,5 +68,40 @@ def test_privacy_is_off_by_default_and_toggles(client: TestClient) -> None:
 
 def test_settings_view_hides_secrets(client: TestClient) -> None:
     body = client.get("/admin/settings", headers=auth(ADMIN_TOKEN)).text
-    assert ADMIN_TOKEN not in body and "dev-insecure-change-me" not in body
+    assert ADMIN_TOKEN not in body
     assert '"api_port":8001' in body.replace(" ", "")
+
+
+def test_every_credential_in_the_settings_view_is_redacted(tmp_path: Path) -> None:
+    """Regression (issue 9, item 9): `mqtt_url` was shown with its password."""
+    secrets_in = {
+        "mqtt_url": "mqtts://luna:mqtt-pass-1@broker:8883",
+        "database_url": "postgresql://luna:db-pass-2@db:5432/luna",
+        "qdrant_url": "https://q:qdrant-pass-3@qdrant:6333",
+        "qdrant_api_key": "qdrant-key-4",
+        "ollama_url": "http://ollama:11434/?token=ollama-token-5",
+        "openai_base_url": "https://u:openai-pass-6@vllm:8000/v1",
+        "openai_api_key": "openai-key-7",
+        "s3_access_key": "s3-access-8",
+        "s3_secret_key": "s3-secret-9",
+        "tika_url": "http://t:tika-pass-10@tika:9998",
+        "postgres_password": "pg-pass-11",
+        "luna_admin_key": ADMIN_TOKEN,
+    }
+    settings = Settings(_env_file=None, environment="test", **secrets_in)  # type: ignore[arg-type]
+    view = admin_service.redacted_settings(settings)
+    text = json.dumps(view)
+    for name, value in secrets_in.items():
+        secret = value.rsplit("@", 1)[0].rsplit(":", 1)[-1] if "@" in value else value.rsplit("=", 1)[-1]
+        assert secret not in text, f"{name} leaks {secret}"
+    assert view["mqtt_url"] == "mqtts://luna:**********@broker:8883"
+    assert view["ollama_url"] == "http://ollama:11434/?token=**********"
+    assert set(view) == set(Settings.model_fields), "every setting is shown (redacted or not)"
+
+
+def test_credential_like_settings_are_typed_as_secrets() -> None:
+    """A new password/token/key setting must be a SecretStr, so the view (and logs) never show it."""
+    credential = ("password", "secret", "api_key", "admin_key", "access_key")
+    for name, field in Settings.model_fields.items():
+        if any(word in name for word in credential) or name.endswith("_token"):
+            assert "SecretStr" in str(field.annotation), f"{name} should be a SecretStr"

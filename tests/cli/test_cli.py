@@ -90,7 +90,8 @@ def test_expected_failures_are_one_line(tmp_path: Path) -> None:
     env = {"DATA_DIR": str(tmp_path), "DATABASE_URL": f"postgresql://luna:x@127.0.0.1:{closed}/luna"}
     assert "database not reachable" in one_line_error(luna("status", env=env))
     assert "invalid settings" in one_line_error(luna("db", "upgrade", env={"API_PORT": "not-a-port"}))
-    assert "SECRET_KEY" in one_line_error(luna("status", env={"ENVIRONMENT": "production"}))
+    unsafe = {"ENVIRONMENT": "production", "DATABASE_URL": "postgresql://luna:luna@127.0.0.1:9/luna"}
+    assert "development password" in one_line_error(luna("status", env=unsafe))
 
 
 def test_preflight_names_a_busy_port_and_suggests_a_free_one(tmp_path: Path) -> None:

@@ -291,6 +291,26 @@ def test_dry_run_shows_when_rules_fire(stocked: TestClient) -> None:
     assert "31 days" in error(stocked, "/rules/evaluate", body | {"from": "2026-04-01T00:00:00Z"})
 
 
+def test_a_viewer_cannot_grow_a_message_without_bound(
+    stocked: TestClient, make_key: Callable[[TestClient, Role], str]
+) -> None:
+    """Regression (issue 9, item 1): "{soc_pct:100000000}" in a dry run grew the server to 16 GB."""
+    viewer = auth(make_key(stocked, Role.VIEWER))
+    rule = {"name": "wide", "when": "price_eur_mwh < 1000", "site": "sim"}
+    for message in ("{price_eur_mwh:100000000}", "{price_eur_mwh:.1000000f}"):
+        body = {"from": "2026-06-01T00:00:00+02:00", "to": END}
+        body["rules"] = [rule | {"then": {"action": "notify", "message": message}}]
+        response = stocked.post("/rules/evaluate", json=body, headers=viewer)
+        assert response.status_code == 422, response.text[:300]
+        assert "above the limit" in response.json()["error"]["message"]
+    stored = stocked.post(
+        "/rules",
+        json=rule | {"then": {"action": "notify", "message": "{price_eur_mwh:1000000000}"}},
+        headers=ADMIN,
+    )
+    assert stored.status_code == 422 and "format width 1000000000" in stored.json()["error"]["message"]
+
+
 def test_scheduled_evaluation_fires_once_per_step(stocked: TestClient) -> None:
     rule = {
         "name": "job-always",

@@ -17,7 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from luna_iems.decisions import rules
-from luna_iems.decisions.expressions import compile_condition, compile_expression
+from luna_iems.decisions.expressions import MAX_MESSAGE_CHARS, compile_condition, compile_expression
 from luna_iems.decisions.rules import (
     BUILTIN_RULES,
     VARIABLES,
@@ -319,6 +319,42 @@ def test_then_errors_name_the_field(then: dict[str, Any], field: str, message: s
     assert error.field == field
     assert message in str(error)
     assert str(error).startswith(f"rule r: {field}: ")
+
+
+@pytest.mark.parametrize(
+    ("message", "detail"),
+    [
+        ("{soc_pct:100000000}", "format width 100000000 in '{soc_pct:100000000}' is above the limit of 40"),
+        ("{soc_pct:>1000000000}", "format width 1000000000"),
+        ("{soc_pct:0=41.1f}", "format width 41"),
+        ("{soc_pct:.11f}", "format precision 11 in '{soc_pct:.11f}' is above the limit of 10"),
+        ("{soc_pct:,.99999999999999999999e}", "format precision 999999…(20 digits)"),
+        ("{soc_pct:*^" + "9" * 400 + "}", "(400 digits)"),
+    ],
+)
+def test_format_width_and_precision_are_bounded(message: str, detail: str) -> None:
+    """Regression: "{soc_pct:100000000}" rendered a 100 MB string per evaluation (issue 9, item 1)."""
+    error = rule_error(
+        {"name": "r", "when": "soc_pct < 20", "then": {"action": "notify", "message": message}}
+    )
+    assert error.field == "then.message"
+    assert detail in str(error)
+
+
+def test_widths_and_precisions_within_the_limits_still_render() -> None:
+    rule = make_rule(
+        "soc_pct < 20",
+        then={"action": "notify", "message": "[{soc_pct:>40.10f}] [{soc_pct:_^8}] [{soc_pct:+.3e}]"},
+    )
+    assert rule.evaluate({"soc_pct": 5.25}).message == (f"[{5.25:>40.10f}] [{5.25:_^8}] [{5.25:+.3e}]")
+
+
+def test_rendered_message_is_cut_at_the_limit() -> None:
+    message = " ".join(["{price_eur_mwh:40.10f}"] * 20)  # 20 placeholders x >300 characters at 1e300
+    rule = make_rule("price_eur_mwh > 0", then={"action": "notify", "message": message})
+    rendered = rule.evaluate({"price_eur_mwh": 1e300}).message
+    assert rendered is not None
+    assert len(rendered) == MAX_MESSAGE_CHARS and rendered.endswith("\u2026")
 
 
 def test_message_placeholder_position_is_reported() -> None:

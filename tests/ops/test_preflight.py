@@ -34,7 +34,7 @@ PORT_FIELDS = (
     "grafana_port",
     "loki_port",
     "prometheus_port",
-    "redpanda_port",
+    "mqtt_port",
 )
 SUGGESTION = re.compile(r"set (?P<var>[A-Z_]+)=(?P<port>\d+) \(next free port in 18000-18999\)")
 
@@ -77,7 +77,6 @@ def _settings(tmp_path: Path, **overrides: object) -> Settings:
         "project_name": "luna-preflight-test",
         "enable_minio": False,
         "enable_observability": False,
-        "enable_redpanda": False,
     }
     values |= overrides
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -125,8 +124,27 @@ def test_api_port_in_use_fails_and_suggests_a_free_fallback_port(tmp_path: Path,
     assert _check(report, "data_dir").ok
 
 
+def test_time_wait_connections_do_not_block_a_restart(tmp_path: Path) -> None:
+    """Regression (issue 9, item 4): after a crash, the server side of its connections sits in
+    TIME_WAIT for ~60 s; the probe saw the port as in use although uvicorn (SO_REUSEADDR) could bind."""
+    (port,) = _free_ports(1)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen()
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the side that closes first keeps the port in TIME_WAIT
+    client.close()
+    listener.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as plain, pytest.raises(OSError):
+        plain.bind(("127.0.0.1", port))  # what the old probe did: refused while TIME_WAIT lasts
+    report = run_preflight(settings=_settings(tmp_path, api_port=port), scope="local")
+    assert _check(report, "port:api").ok, _check(report, "port:api").message
+
+
 def test_all_free_is_ok_for_both_scopes(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, enable_minio=True, enable_observability=True, enable_redpanda=True)
+    settings = _settings(tmp_path, enable_minio=True, enable_observability=True)
     stack = run_preflight(settings=settings, scope="stack", docker_bin=_missing_docker(tmp_path))
     assert stack.ok, stack.failures
     assert {check.name for check in stack.checks} == {
@@ -191,9 +209,7 @@ def test_env_var_names() -> None:
     assert port_env_var("minio-console") == "MINIO_CONSOLE_PORT"
     assert port_env_var("some-new-thing") == "SOME_NEW_THING_PORT"
     assert set(PORT_ENV_VARS) >= set(
-        Settings(
-            _env_file=None, enable_minio=True, enable_observability=True, enable_redpanda=True
-        ).published_ports()
+        Settings(_env_file=None, enable_minio=True, enable_observability=True).published_ports()
     )
 
 

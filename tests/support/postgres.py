@@ -73,6 +73,16 @@ class PostgresServer:
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
+    def refuse_connections(self, name: str, *, refuse: bool = True) -> None:
+        """A database outage for one database: new connections are refused and open ones are ended."""
+        with self._admin() as conn:
+            allow = "false" if refuse else "true"
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {allow}')  # type: ignore[arg-type]
+            if refuse:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+                )
+
     def stop(self) -> None:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.base_dir, ignore_errors=True)

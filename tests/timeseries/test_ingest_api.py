@@ -216,6 +216,27 @@ def test_more_than_100000_rows_is_413_naming_the_limit(sqlite_client: TestClient
     assert row_count(sqlite_client, "smart_meter_readings") == 0
 
 
+def test_a_csv_past_the_row_limit_is_refused_while_streaming(sqlite_client: TestClient) -> None:
+    """Regression (issue 9, item 6): the whole CSV was parsed before the row limit was checked.
+
+    Row 150,000 is broken: parsing everything first reports it (422); counting while reading stops at
+    row 100,001 and never sees it (413)."""
+    line = b"m1,2026-02-02T00:00:00Z,1.0\n"
+    body = b"meter_id,ts,consumption_kw\n" + line * 149_999 + b"m1,broken\n" + line * 10
+    error = error_of(_post(sqlite_client, body, "text/csv"), 413)
+    assert error["code"] == "payload_too_large" and "more than 100000 rows" in error["message"]
+    assert error["details"] == {"rows_read": 100_001, "limit": 100_000}
+    assert row_count(sqlite_client, "smart_meter_readings") == 0
+
+
+def test_a_nul_character_in_a_csv_is_422_naming_the_row(client: TestClient) -> None:
+    create_meter(client, "m1")
+    body = b"meter_id,ts,consumption_kw\nm1,2026-02-02T00:00:00Z,1.0\nm\x001,2026-02-02T00:15:00Z,1.0\n"
+    error = error_of(_post(client, body, "text/csv"), 422)
+    assert "CSV row 2" in error["message"] and "NUL" in error["message"]
+    assert row_count(client, "smart_meter_readings") == 0
+
+
 def test_empty_and_malformed_bodies_are_422(client: TestClient) -> None:
     create_meter(client, "m1")
     empty = error_of(client.post("/ingest/meter-readings", json={"rows": []}, headers=ADMIN), 422)

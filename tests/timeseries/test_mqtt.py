@@ -26,7 +26,7 @@ def _wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
 
 
 def _mqtt_component(client: TestClient) -> dict[str, Any]:
-    ready = client.get("/health/ready").json()
+    ready = client.get("/health/ready", headers=auth(ADMIN_TOKEN)).json()  # details need a key
     return next(c for c in ready["components"] if c["name"] == "mqtt")
 
 

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+
+from luna_iems.bounds import Timestamp
 
 
 class Role(StrEnum):
@@ -68,8 +70,8 @@ class AuditFilter(BaseModel):
     method: str | None = Field(default=None, max_length=10)
     path_prefix: str | None = Field(default=None, max_length=500)
     status: int | None = Field(default=None, ge=100, le=599)
-    ts_from: AwareDatetime | None = None
-    ts_to: AwareDatetime | None = None
+    ts_from: Timestamp | None = None
+    ts_to: Timestamp | None = None
 
 
 class AuditList(BaseModel):
@@ -88,7 +90,7 @@ class PrivacyRead(BaseModel):
 
 
 class PrivacyUpdate(BaseModel):
-    flag_send_aggregates: bool
+    flag_send_aggregates: StrictBool
 
 
 class Principal(BaseModel):
@@ -97,3 +99,41 @@ class Principal(BaseModel):
     key_id: uuid.UUID
     name: str
     role: Role
+
+
+class BackupRead(BaseModel):
+    """One backup: what its manifest says (row counts per table, vector and file counts)."""
+
+    name: str = Field(examples=["luna-20261205T213000Z"])
+    path: str
+    created_at: AwareDatetime
+    app_version: str
+    alembic_revision: str | None
+    database_kind: str = Field(examples=["sqlite", "postgresql"])
+    row_counts: dict[str, int]
+    vectors: int
+    files: int
+    size_bytes: int
+    seconds: float = Field(description="How long the backup took")
+
+
+class BackupList(BaseModel):
+    items: list[BackupRead]
+
+
+class BackupVerified(BaseModel):
+    name: str
+    ok: bool
+    files_checked: int
+    problem: str | None = Field(description="The first problem found, naming the file; null when ok")
+
+
+class BackupRestored(BaseModel):
+    name: str
+    database_kind: str
+    backup_revision: str | None
+    schema_revision: str | None = Field(description="After the restore (migrated to the shipped head)")
+    row_counts: dict[str, int]
+    vectors: int
+    files: int
+    seconds: float

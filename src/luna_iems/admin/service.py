@@ -11,7 +11,10 @@ import secrets
 import string
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from luna_iems.admin import repository
@@ -28,6 +31,7 @@ from luna_iems.admin.schemas import (
     Role,
 )
 from luna_iems.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
+from luna_iems.settings import Settings
 
 _ALPHABET = string.ascii_letters + string.digits
 MIN_OPERATOR_KEY_LENGTH = 24
@@ -176,3 +180,43 @@ def update_privacy(*, session: Session, privacy_in: PrivacyUpdate) -> PrivacyCon
     config.updated_at = datetime.now(tz=UTC)
     session.commit()
     return config
+
+
+REDACTED = "**********"
+_SECRET_QUERY_KEYS = ("password", "passwd", "pass", "secret", "token", "key", "apikey", "api_key", "auth")
+
+
+def redact_url(value: str) -> str:
+    """A URL with its password (``user:pass@``) and credential-like query values replaced."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return REDACTED  # unparsable: show nothing rather than a secret
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        host = netloc.rsplit("@", 1)[1]
+        netloc = f"{user}:{REDACTED}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        redacted = [(k, REDACTED if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
+        query = urlencode(redacted, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redacted_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings for the admin view: every secret (``SecretStr``) and every credential
+    inside a URL (database, MQTT, Qdrant, Ollama, OpenAI, S3, Tika) redacted."""
+    out: dict[str, Any] = {}
+    dumped = settings.model_dump(mode="json")
+    for name in type(settings).model_fields:
+        raw = getattr(settings, name)
+        value = dumped[name]
+        if isinstance(raw, SecretStr):
+            out[name] = REDACTED
+        elif isinstance(value, str) and "://" in value:
+            out[name] = redact_url(value)
+        else:
+            out[name] = value
+    return out

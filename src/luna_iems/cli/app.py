@@ -18,8 +18,16 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from luna_iems.admin import backup as backup_service
 from luna_iems.admin import service as admin_service
-from luna_iems.admin.schemas import ApiKeyCreate, ApiKeyRead, Role
+from luna_iems.admin.schemas import (
+    ApiKeyCreate,
+    ApiKeyRead,
+    BackupRead,
+    BackupRestored,
+    BackupVerified,
+    Role,
+)
 from luna_iems.bootstrap import Container, build_container
 from luna_iems.db import migrate
 from luna_iems.errors import LunaError
@@ -233,7 +241,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
     def action() -> StatusSummary:
         with container_scope() as container:
-            return ops_service.status_summary(container)
+            return ops_service.status_summary(container.ops_deps)
 
     summary = run(action)
     if as_json:
@@ -277,7 +285,7 @@ def sim_backfill(
 
     def action() -> tuple[int, float]:
         with container_scope(migrate_first=True) as container:
-            config = sim_service.load_config(container)
+            config = sim_service.load_config(container.timeseries_deps)
             chosen = sim_service.select_meters(config, meter_ids=None, count=meters)
             total = len(chosen) * days * 24 * 60 // config.step_minutes
             columns = (
@@ -289,14 +297,16 @@ def sim_backfill(
             with Progress(*columns, console=console) as bar:
                 task = bar.add_task(f"{len(chosen)} meters x {days} days", total=total)
                 result = sim_service.backfill_meters(
-                    container=container,
+                    deps=container.timeseries_deps,
                     ts_from=start,
                     ts_to=end,
                     meters=chosen,
                     progress=lambda n: bar.advance(task, n),
                 )
             if prices:
-                sim_service.backfill_prices(container=container, ts_from=start, ts_to=end + timedelta(days=1))
+                sim_service.backfill_prices(
+                    deps=container.timeseries_deps, ts_from=start, ts_to=end + timedelta(days=1)
+                )
             return result.rows_written, result.rows_per_s
 
     rows, rate = run(action)
@@ -349,19 +359,47 @@ def seed(days: Annotated[int, typer.Option(min=1, max=366, help="Days of demo da
 
     def action() -> list[str]:
         with container_scope(migrate_first=True) as container:
-            done = [sim_service.seed_demo(container, days=days, force=True)]
+            done = [sim_service.seed_demo(container.timeseries_deps, days=days, force=True)]
             with container.session_factory() as session:
                 done.append(rule_service.seed_example_rules(session=session, site="sim"))
-            done.append(knowledge_seed.seed_documents(container, force=True))
+            done.append(knowledge_seed.seed_documents(container.knowledge_deps, force=True))
             return [line for line in done if line]
 
     for line in run(action):
         console.print(line)
 
 
+def _reconcile(*, fix: bool) -> None:
+    from luna_iems.knowledge import reconcile as knowledge_reconcile
+
+    def action() -> knowledge_reconcile.ReconcileReport:
+        with container_scope(migrate_first=True) as container:
+            return knowledge_reconcile.reconcile(container.knowledge_deps, fix=fix)
+
+    report = run(action)
+    console.print(report.summary())
+    if not fix and not report.clean:
+        raise fail("the stores disagree with the database: run `luna reindex --check --fix` to repair")
+
+
 @app.command()
-def reindex() -> None:
+def reindex(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Instead of embedding: find vector points and stored files that no committed chunk or "
+            "version owns (left by a crashed ingest) and lexical-index drift; exit 1 if there are any.",
+        ),
+    ] = False,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="With --check: remove the orphans and repair the lexical index.")
+    ] = False,
+) -> None:
     """Embed every stored chunk again into the current collection (after changing the embedding model)."""
+    if check or fix:
+        _reconcile(fix=fix)
+        return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from luna_iems.knowledge import repository as knowledge_repository
@@ -380,13 +418,131 @@ def reindex() -> None:
             with Progress(*columns, console=console) as bar:
                 task = bar.add_task(f"embedding into {container.vector_store.collection}", total=total)
                 result = knowledge_service.reindex_vectors(
-                    container=container, progress=lambda n: bar.advance(task, n)
+                    deps=container.knowledge_deps, progress=lambda n: bar.advance(task, n)
                 )
             return (
                 f"reindexed {result.chunks} chunks of {result.documents} documents in {result.seconds:.1f} s"
             )
 
     console.print(run(action))
+
+
+# --- backups -----------------------------------------------------------------------------------
+backup_app = typer.Typer(
+    help="Backups: `luna backup` makes one; `list` and `verify` inspect them.", invoke_without_command=True
+)
+app.add_typer(backup_app, name="backup")
+
+
+@backup_app.callback()
+def backup(
+    ctx: typer.Context,
+    prune: Annotated[bool, typer.Option(help="Then delete all but the newest BACKUP_KEEP backups.")] = False,
+) -> None:
+    """Back up the database, the vector index and the stored files into BACKUP_DIR (online)."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    def action() -> tuple[BackupRead, list[str]]:
+        with container_scope() as container:
+            settings = container.settings
+            created = backup_service.create_backup(
+                targets=container.backup_targets(),
+                backup_dir=settings.resolved_backup_dir,
+                pg_bin_dir=settings.pg_bin_dir,
+            )
+            deleted = (
+                backup_service.prune_backups(
+                    backup_dir=settings.resolved_backup_dir, keep=settings.backup_keep
+                )
+                if prune
+                else []
+            )
+            return created, deleted
+
+    created, deleted = run(action)
+    rows = sum(created.row_counts.values())
+    console.print(
+        f"backup {created.name}: {created.database_kind} ({rows} rows), {created.vectors} vectors, "
+        f"{created.files} files, {created.size_bytes / 1e6:.1f} MB in {created.seconds:.1f} s",
+        highlight=False,
+    )
+    print(created.path)
+    if deleted:
+        console.print(f"deleted {len(deleted)} older backups: {', '.join(deleted)}", highlight=False)
+
+
+@backup_app.command("list")
+def backup_list() -> None:
+    """The backups in BACKUP_DIR, newest first."""
+    settings = run(load_settings)
+    backups = run(lambda: backup_service.list_backups(backup_dir=settings.resolved_backup_dir))
+    table = Table("name", "created_at", "database", "revision", "rows", "vectors", "files", "MB")
+    for b in backups:
+        table.add_row(
+            b.name,
+            b.created_at.isoformat(),
+            b.database_kind,
+            b.alembic_revision or "-",
+            str(sum(b.row_counts.values())),
+            str(b.vectors),
+            str(b.files),
+            f"{b.size_bytes / 1e6:.1f}",
+        )
+    console.print(table)
+
+
+@backup_app.command("verify")
+def backup_verify(
+    backup_name: Annotated[
+        str, typer.Argument(metavar="BACKUP", help="A name from `luna backup list`, or a path.")
+    ],
+) -> None:
+    """Check a backup's manifest and the SHA-256 of every file in it."""
+    settings = run(load_settings)
+
+    def action() -> BackupVerified:
+        root = backup_service.locate(backup_dir=settings.resolved_backup_dir, name_or_path=backup_name)
+        return backup_service.verify_backup(root=root)
+
+    result = run(action)
+    if not result.ok:
+        raise fail(result.problem or "verification failed")
+    console.print(
+        f"backup {result.name}: {result.files_checked} files match their checksums", highlight=False
+    )
+
+
+@app.command()
+def restore(
+    backup_name: Annotated[
+        str, typer.Argument(metavar="BACKUP", help="A name from `luna backup list`, or a path.")
+    ],
+    force: Annotated[
+        bool, typer.Option(help="Replace what the target database, vector store and files hold.")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database, vector store and files. Stop the service first.
+
+    Refuses (changing nothing) when a checksum does not match, the backup is from a newer schema, or
+    the target is not empty (unless --force).
+    """
+
+    def action() -> BackupRestored:
+        with container_scope() as container:
+            settings = container.settings
+            root = backup_service.locate(backup_dir=settings.resolved_backup_dir, name_or_path=backup_name)
+            return backup_service.restore_backup(
+                targets=container.backup_targets(), root=root, pg_bin_dir=settings.pg_bin_dir, force=force
+            )
+
+    result = run(action)
+    rows = sum(result.row_counts.values())
+    console.print(
+        f"restored {result.name}: {result.database_kind} ({rows} rows), {result.vectors} vectors, "
+        f"{result.files} files in {result.seconds:.1f} s; schema at revision {result.schema_revision}",
+        highlight=False,
+    )
 
 
 def main() -> None:

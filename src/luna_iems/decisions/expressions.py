@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ from typing import Any
 
 MAX_EXPRESSION_CHARS = 1000
 MAX_TEMPLATE_CHARS = 500
+# A format spec's width and precision are bounded: "{soc_pct:100000000}" would otherwise build a
+# 100 MB string per evaluation (a viewer could exhaust the server's memory with one request).
+MAX_FORMAT_WIDTH = 40
+MAX_FORMAT_PRECISION = 10
+# The rendered message is bounded too: a huge value with a fixed-point spec ("{x:.10f}" of 1e300)
+# is still ~300 characters per placeholder.
+MAX_MESSAGE_CHARS = 1000
 
 Values = Mapping[str, Any]
 _Fn = Callable[[Values], Any]
@@ -142,8 +150,12 @@ class Template:
     variables: tuple[str, ...]
 
     def render(self, values: Values) -> str:
-        """Format the template; fields were checked against the catalog when it was compiled."""
-        return self.source.format_map(values)
+        """Format the template (fields and specs were checked when it was compiled); the result is
+        cut to ``MAX_MESSAGE_CHARS`` characters."""
+        text = self.source.format_map(values)
+        if len(text) > MAX_MESSAGE_CHARS:
+            return text[: MAX_MESSAGE_CHARS - 1] + "\u2026"
+        return text
 
 
 # -- condition compiler -----------------------------------------------------------------------------
@@ -545,6 +557,28 @@ def compile_condition(source: str, *, variables: Mapping[str, Variable]) -> Expr
 # -- templates --------------------------------------------------------------------------------------
 
 _SAMPLES: dict[Kind, tuple[Any, ...]] = {Kind.NUMBER: (1.5, 2), Kind.BOOLEAN: (True,)}
+# Python's format-spec mini-language: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+_FORMAT_SPEC = re.compile(
+    r"(?:(?P<fill>.)?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[_,]?(?:\.(?P<precision>\d*))?[bcdeEfFgGnosxX%]?",
+    re.DOTALL,
+)
+
+
+def _check_format_bounds(spec: str, placeholder: str, source: str, position: int) -> None:
+    """Refuse a width or precision above the limits before ``format`` ever allocates it."""
+    match = _FORMAT_SPEC.fullmatch(spec)
+    if match is None:
+        return  # not bounded-width syntax at all: ``format`` refuses it with the usual message
+    for name, limit in (("width", MAX_FORMAT_WIDTH), ("precision", MAX_FORMAT_PRECISION)):
+        digits = match.group(name) or ""
+        # Compare the digit count first: int() of a million digits is slow in itself.
+        if len(digits) > len(str(limit)) or (digits and int(digits) > limit):
+            shown = digits if len(digits) <= 12 else f"{digits[:6]}…({len(digits)} digits)"
+            raise RuleError(
+                f"format {name} {shown} in '{placeholder[:60]}' is above the limit of {limit}",
+                expression=source,
+                position=position,
+            )
 
 
 def compile_template(source: str, *, variables: Mapping[str, Variable]) -> Template:
@@ -590,6 +624,7 @@ def compile_template(source: str, *, variables: Mapping[str, Variable]) -> Templ
             )
         if spec and ("{" in spec or "}" in spec):
             raise RuleError(f"nested placeholders are not allowed in '{placeholder}'", expression=source)
+        _check_format_bounds(spec or "", placeholder, source, position + 1)
         for sample in _SAMPLES[variable.kind]:
             try:
                 format(sample, spec or "")

@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 from sqlalchemy.orm import Session
 
+from luna_iems.bounds import ID_MAX_CHARS
 from luna_iems.db.base import to_epoch_us, utcnow
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions import repository, rules
@@ -120,12 +121,23 @@ def _rule_documents(text: str) -> list[Any]:
     )
 
 
+def _site_of(item: object, index: int) -> str:
+    """The `site` of an imported rule, bounded like RuleCreate.site (the column holds 100 characters)."""
+    site = str(item.get("site", "default")) if isinstance(item, dict) else "default"
+    if not 1 <= len(site) <= ID_MAX_CHARS:
+        raise InvalidInputError(
+            f"rules[{index}].site: use 1 to {ID_MAX_CHARS} characters (got {len(site)})",
+            details={"field": "site", "rule_index": index},
+        )
+    return site
+
+
 def import_rules(*, session: Session, text: str) -> RuleList:
     """Store every rule of a YAML (or JSON) document, or none: 422 names the rule and the field of the
     first invalid one, 409 names taken names. A rule may carry `site` (default "default")."""
     try:
         items = _rule_documents(text)
-        sites = [str(item.get("site", "default")) if isinstance(item, dict) else "default" for item in items]
+        sites = [_site_of(item, index) for index, item in enumerate(items)]
         specs = [
             {k: v for k, v in item.items() if k != "site"} if isinstance(item, dict) else item
             for item in items

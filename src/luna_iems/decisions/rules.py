@@ -38,9 +38,10 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from luna_iems.decisions.expressions import (
+    MAX_TEMPLATE_CHARS,
     EvaluationError,
     Expression,
     Kind,
@@ -142,6 +143,8 @@ class RuleThen(BaseModel):
     message: str | None = Field(
         default=None,
         description="Template with {variable} or {variable:.1f} placeholders from the variable catalog.",
+        # Documented here, checked by `compile_template` (its message names the limit).
+        json_schema_extra={"maxLength": MAX_TEMPLATE_CHARS},
     )
 
     @field_validator("action", mode="before")
@@ -167,13 +170,19 @@ class RuleSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(description="Unique name: letters, digits, '-', '_', '.'; up to 64 characters.")
+    name: str = Field(
+        description="Unique name: letters, digits, '-', '_', '.'; up to 64 characters.",
+        # Documented here, checked by `_valid_name` (its message says how to fix the name).
+        json_schema_extra={"pattern": f"^{_NAME.pattern}$", "maxLength": 64},
+    )
     description: str = Field(default="", max_length=1000)
-    when: str = Field(description="Condition over the variable catalog, e.g. 'soc_pct < 20'.")
+    when: str = Field(
+        max_length=2000, description="Condition over the variable catalog, e.g. 'soc_pct < 20'."
+    )
     then: RuleThen
-    for_minutes: float = Field(default=0.0, ge=0, le=MAX_MINUTES)
-    cooldown_minutes: float = Field(default=0.0, ge=0, le=MAX_MINUTES)
-    enabled: bool = True
+    for_minutes: float = Field(strict=True, default=0.0, ge=0, le=MAX_MINUTES)
+    cooldown_minutes: float = Field(strict=True, default=0.0, ge=0, le=MAX_MINUTES)
+    enabled: StrictBool = True
 
     @field_validator("name")
     @classmethod

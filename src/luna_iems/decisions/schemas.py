@@ -8,17 +8,39 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from luna_iems.decisions.rules import RuleSpec
+from luna_iems.bounds import (
+    ID_MAX_CHARS,
+    MARKET_MAX_CHARS,
+    MAX_IDS,
+    MAX_OFFSET,
+    BoundedTimestamp,
+    JsonInt,
+    JsonNumber,
+    Timestamp,
+)
+from luna_iems.decisions.rules import MAX_MINUTES, RuleSpec
 
 Target = Literal["load", "pv", "price"]
 Resolution = Literal["15m", "1h"]
 ForecastModel = Literal["auto", "seasonal_naive", "gbm"]
 Objective = Literal["cost", "self_consumption", "peak"]
 MAX_HORIZON_H = 72
+MAX_STEPS = MAX_HORIZON_H * 4  # 15-minute steps of the longest horizon
+# Bounds far beyond any site this serves and far below a unit mix-up (W sent as kW): they keep the
+# solver's numbers sane and make every field of the contract finite.
+MAX_POWER_KW = 100_000.0  # 100 MW
+MAX_ENERGY_KWH = 10_000_000.0  # 10 GWh
+MAX_TARIFF_EUR_KWH = 10.0  # = 10,000 EUR/MWh, the harmonised day-ahead price limit
+MAX_CAPACITY_CHARGE_EUR_KW = 10_000.0
+MAX_CO2_G_KWH = 5_000.0  # lignite is ~1,100
+PowerKw = Annotated[float, Field(strict=True, ge=-MAX_POWER_KW, le=MAX_POWER_KW)]
+TariffEurKwh = Annotated[float, Field(strict=True, ge=-MAX_TARIFF_EUR_KWH, le=MAX_TARIFF_EUR_KWH)]
+IdStr = Annotated[str, Field(max_length=ID_MAX_CHARS)]
+MarketStr = Annotated[str, Field(max_length=MARKET_MAX_CHARS)]
 
 
 class _Scoped(BaseModel):
@@ -26,10 +48,10 @@ class _Scoped(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    meter_id: str | None = None
-    site: str | None = None
-    market: str | None = Field(default=None, description="Price market (default: DEFAULT_MARKET)")
-    product: str | None = Field(default=None, description="Price product (default: DEFAULT_PRODUCT)")
+    meter_id: IdStr | None = None
+    site: IdStr | None = None
+    market: MarketStr | None = Field(default=None, description="Price market (default: DEFAULT_MARKET)")
+    product: MarketStr | None = Field(default=None, description="Price product (default: DEFAULT_PRODUCT)")
 
 
 def resolution_minutes(resolution: Resolution) -> int:
@@ -39,13 +61,15 @@ def resolution_minutes(resolution: Resolution) -> int:
 # --- forecasts ------------------------------------------------------------------------------------
 class ForecastRequest(_Scoped):
     target: Target
-    horizon_h: int = Field(default=24, ge=1, le=MAX_HORIZON_H)
+    horizon_h: JsonInt = Field(default=24, ge=1, le=MAX_HORIZON_H)
     resolution: Resolution = "15m"
     model: ForecastModel = Field(
         default="auto", description="auto: the learned model when the history allows it, else seasonal naive"
     )
-    interval: float = Field(default=0.8, gt=0.5, lt=1.0, description="Prediction interval, e.g. 0.8")
-    at: AwareDatetime | None = Field(
+    interval: float = Field(
+        strict=True, default=0.8, gt=0.5, lt=1.0, description="Prediction interval, e.g. 0.8"
+    )
+    at: BoundedTimestamp | None = Field(
         default=None, description="Forecast origin (default: now, floored to the step)"
     )
 
@@ -86,11 +110,13 @@ class ForecastRead(BaseModel):
 
 class BacktestRequest(_Scoped):
     target: Target
-    horizon_h: int = Field(default=24, ge=1, le=MAX_HORIZON_H)
+    horizon_h: JsonInt = Field(default=24, ge=1, le=MAX_HORIZON_H)
     resolution: Resolution = "15m"
-    models: list[Literal["seasonal_naive", "gbm"]] = Field(default=["seasonal_naive", "gbm"], min_length=1)
-    origins: int = Field(default=7, ge=1, le=60, description="Rolling origins, one day apart")
-    at: AwareDatetime | None = Field(default=None, description="End of the history (default: now)")
+    models: list[Literal["seasonal_naive", "gbm"]] = Field(
+        default=["seasonal_naive", "gbm"], min_length=1, max_length=2
+    )
+    origins: JsonInt = Field(default=7, ge=1, le=60, description="Rolling origins, one day apart")
+    at: BoundedTimestamp | None = Field(default=None, description="End of the history (default: now)")
 
     @model_validator(mode="after")
     def _scope_fits_target(self) -> BacktestRequest:
@@ -123,35 +149,57 @@ class BatteryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="battery", min_length=1, max_length=100)
-    battery_id: str | None = Field(
+    battery_id: IdStr | None = Field(
         default=None,
         description="With `stored` inputs: start from this battery's newest reported state of charge "
         "(POST /ingest/battery-states) instead of soc_initial_pct, when it is at most an hour old",
     )
-    capacity_kwh: float = Field(gt=0)
-    charge_max_kw: float = Field(gt=0, description="Storage side: energy into the cells per hour")
-    discharge_max_kw: float = Field(gt=0, description="Storage side: energy out of the cells per hour")
-    charge_efficiency: float = Field(default=0.95, gt=0, le=1)
-    discharge_efficiency: float = Field(default=0.95, gt=0, le=1)
-    soc_min_pct: float = Field(default=10, ge=0, le=100)
-    soc_max_pct: float = Field(default=100, ge=0, le=100)
-    soc_initial_pct: float = Field(default=50, ge=0, le=100)
-    soc_final_pct: float | None = Field(default=None, ge=0, le=100, description="Final SOC at least this")
-    grid_charging: bool = Field(default=True, description="False: charge from PV surplus only")
-    grid_discharge: bool = Field(default=True, description="False: battery energy is never exported")
-    degradation_eur_kwh: float = Field(default=0, ge=0, description="Cost per kWh of storage throughput")
+    capacity_kwh: float = Field(strict=True, gt=0, le=MAX_ENERGY_KWH)
+    charge_max_kw: float = Field(
+        strict=True, gt=0, le=MAX_POWER_KW, description="Storage side: energy into the cells per hour"
+    )
+    discharge_max_kw: float = Field(
+        strict=True, gt=0, le=MAX_POWER_KW, description="Storage side: energy out of the cells per hour"
+    )
+    charge_efficiency: float = Field(strict=True, default=0.95, gt=0, le=1)
+    discharge_efficiency: float = Field(strict=True, default=0.95, gt=0, le=1)
+    soc_min_pct: float = Field(strict=True, default=10, ge=0, le=100)
+    soc_max_pct: float = Field(strict=True, default=100, ge=0, le=100)
+    soc_initial_pct: float = Field(strict=True, default=50, ge=0, le=100)
+    soc_final_pct: float | None = Field(
+        strict=True, default=None, ge=0, le=100, description="Final SOC target, see soc_final_mode"
+    )
+    soc_final_mode: Literal["at_least", "equal"] = Field(
+        default="at_least",
+        description="How soc_final_pct binds: `at_least` (the default, as before: final SOC >= it) or "
+        "`equal` (final SOC = it)",
+    )
+    grid_charging: StrictBool = Field(default=True, description="False: charge from PV surplus only")
+    grid_discharge: StrictBool = Field(default=True, description="False: battery energy is never exported")
+    degradation_eur_kwh: float = Field(
+        strict=True, default=0, ge=0, le=MAX_TARIFF_EUR_KWH, description="Cost per kWh of storage throughput"
+    )
 
 
 class DeferrableLoadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    power_kw: float = Field(gt=0)
-    energy_kwh: float = Field(gt=0, description="Energy to deliver inside the window")
-    window_start: AwareDatetime | None = Field(default=None, description="Default: start of the horizon")
-    window_end: AwareDatetime | None = Field(default=None, description="Done by then (default: horizon end)")
-    min_run_minutes: int = Field(default=15, ge=0, description="Minimum continuous run once started")
-    on_off: bool = Field(default=True, description="True: runs at power_kw or not at all")
+    power_kw: float = Field(strict=True, gt=0, le=MAX_POWER_KW)
+    energy_kwh: float = Field(
+        strict=True, gt=0, le=MAX_ENERGY_KWH, description="Energy to deliver inside the window"
+    )
+    window_start: BoundedTimestamp | None = Field(default=None, description="Default: start of the horizon")
+    window_end: BoundedTimestamp | None = Field(
+        default=None, description="Done by then (default: horizon end)"
+    )
+    min_run_minutes: JsonInt = Field(
+        default=15,
+        ge=0,
+        le=MAX_HORIZON_H * 60,
+        description="Minimum continuous run once started",
+    )
+    on_off: StrictBool = Field(default=True, description="True: runs at power_kw or not at all")
 
 
 class ExplicitInputs(BaseModel):
@@ -159,38 +207,59 @@ class ExplicitInputs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    load_kw: list[float] = Field(min_length=1)
-    pv_kw: list[float] | None = Field(default=None, description="Default: no PV")
-    import_price_eur_kwh: list[float]
-    export_price_eur_kwh: list[float] | None = Field(default=None, description="Default: 0")
+    load_kw: list[PowerKw] = Field(min_length=1, max_length=MAX_STEPS)
+    pv_kw: list[PowerKw] | None = Field(default=None, max_length=MAX_STEPS, description="Default: no PV")
+    import_price_eur_kwh: list[TariffEurKwh] = Field(max_length=MAX_STEPS)
+    export_price_eur_kwh: list[TariffEurKwh] | None = Field(
+        default=None, max_length=MAX_STEPS, description="Default: 0"
+    )
 
 
 class StoredInputs(_Scoped):
     """Load and PV from forecasts of the stored history; prices from stored spot prices (forecast where
     none is stored yet), turned into a tariff: import = spot + markup, export = feed-in tariff or spot."""
 
-    import_markup_eur_kwh: float | None = Field(default=None, description="Default: IMPORT_MARKUP_EUR_KWH")
-    export_tariff_eur_kwh: float | None = Field(default=None, description="Default: EXPORT_TARIFF_EUR_KWH")
+    import_markup_eur_kwh: TariffEurKwh | None = Field(
+        default=None, description="Default: IMPORT_MARKUP_EUR_KWH"
+    )
+    export_tariff_eur_kwh: TariffEurKwh | None = Field(
+        default=None, description="Default: EXPORT_TARIFF_EUR_KWH"
+    )
 
 
 class OptimizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: AwareDatetime | None = Field(default=None, description="First step (default: the next step)")
-    resolution: Resolution = "15m"
-    horizon_h: int | None = Field(default=None, ge=1, le=MAX_HORIZON_H, description="With `stored` inputs")
+    start: BoundedTimestamp | None = Field(default=None, description="First step (default: the next step)")
+    resolution: Resolution = Field(default="15m", description="Step length; `step_minutes` overrides it")
+    step_minutes: Literal[15, 30, 60] | None = Field(
+        default=None,
+        description="Step length in minutes (15, 30 or 60); explicit `inputs` give one value per step, "
+        "`stored` inputs are averaged to it (energy-preserving means). Default: `resolution` (15 min)",
+    )
+    horizon_h: Annotated[int, Field(ge=1, le=MAX_HORIZON_H), JsonNumber] | None = Field(
+        default=None, description="With `stored` inputs"
+    )
     inputs: ExplicitInputs | None = None
     stored: StoredInputs | None = None
     batteries: list[BatteryIn] = Field(default=[], max_length=10)
     deferrable_loads: list[DeferrableLoadIn] = Field(default=[], max_length=20)
-    grid_import_max_kw: float | None = Field(default=None, gt=0)
-    grid_export_max_kw: float | None = Field(default=None, ge=0)
-    curtailment_allowed: bool = True
+    grid_import_max_kw: float | None = Field(strict=True, default=None, gt=0, le=MAX_POWER_KW)
+    grid_export_max_kw: float | None = Field(strict=True, default=None, ge=0, le=MAX_POWER_KW)
+    curtailment_allowed: StrictBool = True
     objective: Objective = "cost"
-    peak_charge_eur_kw: float = Field(default=0, ge=0, description="Capacity charge on the highest import")
-    peak_floor_kw: float = Field(
+    peak_charge_eur_kw: float = Field(
+        strict=True,
         default=0,
         ge=0,
+        le=MAX_CAPACITY_CHARGE_EUR_KW,
+        description="Capacity charge on the highest import",
+    )
+    peak_floor_kw: float = Field(
+        strict=True,
+        default=0,
+        ge=0,
+        le=MAX_POWER_KW,
         description="Highest import already reached this billing period: only a peak above it is charged",
     )
 
@@ -203,6 +272,13 @@ class OptimizeRequest(BaseModel):
             )
         if self.stored is not None and self.horizon_h is None:
             raise ValueError("horizon_h: `stored` inputs need horizon_h (1-72)")
+        explicit_resolution = "resolution" in self.model_fields_set
+        step = self.step_minutes
+        if step is not None and explicit_resolution and step != resolution_minutes(self.resolution):
+            raise ValueError(
+                f"step_minutes/resolution: step_minutes={step} contradicts "
+                f"resolution={self.resolution!r}; give only step_minutes"
+            )
         names = [b.name for b in self.batteries] + [d.name for d in self.deferrable_loads]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -228,10 +304,20 @@ class ScheduleStep(BaseModel):
 
 
 class ScheduleRead(BaseModel):
-    status: str
+    status: Literal["optimal", "node_limit", "time_limit"] = Field(
+        description="`optimal`: proven optimal (relative gap <= 1e-6). `node_limit` / `time_limit`: a "
+        "feasible plan, the solver stopped at that limit before proving optimality (see mip_gap)"
+    )
+    mip_gap: float | None = Field(
+        default=None, description="Relative gap HiGHS proved: the plan is at most this far from optimal"
+    )
+    cost_bound_eur: float | None = Field(
+        default=None, description="No plan costs less than this (total_cost_eur minus the proven gap)"
+    )
     objective: Objective
     inputs: Literal["explicit", "stored"]
-    resolution: Resolution
+    resolution: Literal["15m", "30m", "1h"]
+    step_minutes: Literal[15, 30, 60] = 15
     solve_time_s: float
     total_cost_eur: float
     baseline_cost_eur: float = Field(description="Same period without flexibility (no battery, loads ASAP)")
@@ -246,7 +332,7 @@ class RuleCreate(RuleSpec):
     """A declarative rule (see `decisions.rules`): `when` is an expression over GET /rules/variables,
     `then` an action with a severity and a message template. `site` picks the data it watches."""
 
-    site: str = Field(default="default", max_length=100)
+    site: str = Field(default="default", min_length=1, max_length=ID_MAX_CHARS)
 
 
 class RuleUpdate(BaseModel):
@@ -257,10 +343,10 @@ class RuleUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=1000)
     when: str | None = Field(default=None, min_length=1, max_length=2000)
     then: dict[str, Any] | None = None
-    for_minutes: float | None = Field(default=None, ge=0)
-    cooldown_minutes: float | None = Field(default=None, ge=0)
-    enabled: bool | None = None
-    site: str | None = Field(default=None, max_length=100)
+    for_minutes: float | None = Field(strict=True, default=None, ge=0, le=MAX_MINUTES)
+    cooldown_minutes: float | None = Field(strict=True, default=None, ge=0, le=MAX_MINUTES)
+    enabled: StrictBool | None = None
+    site: str | None = Field(default=None, min_length=1, max_length=ID_MAX_CHARS)
 
 
 class RuleRead(BaseModel):
@@ -295,13 +381,13 @@ class RuleEvaluateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ts_from: AwareDatetime = Field(alias="from")
-    ts_to: AwareDatetime = Field(alias="to")
-    site: str | None = Field(default=None, description="Default: each rule's own site")
-    rule_ids: list[uuid.UUID] | None = None
+    ts_from: BoundedTimestamp = Field(alias="from")
+    ts_to: BoundedTimestamp = Field(alias="to")
+    site: IdStr | None = Field(default=None, description="Default: each rule's own site")
+    rule_ids: list[uuid.UUID] | None = Field(default=None, max_length=MAX_IDS)
     rules: list[RuleCreate] | None = Field(default=None, max_length=50, description="Unsaved rules")
-    market: str | None = None
-    product: str | None = None
+    market: MarketStr | None = None
+    product: MarketStr | None = None
 
 
 class RuleFiring(BaseModel):
@@ -356,11 +442,13 @@ class AlertQuery(BaseModel):
 
     acknowledged: bool | None = None
     severity: Literal["info", "warning", "critical"] | None = None
-    kind: str | None = Field(default=None, description="spike, flatline, gap, drift, or a rule's action")
-    meter_id: str | None = None
-    since: AwareDatetime | None = Field(default=None, description="Alerts starting at or after (ISO 8601)")
+    kind: str | None = Field(
+        default=None, max_length=50, description="spike, flatline, gap, drift, or a rule's action"
+    )
+    meter_id: IdStr | None = None
+    since: Timestamp | None = Field(default=None, description="Alerts starting at or after (ISO 8601)")
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class AlertList(BaseModel):
@@ -371,9 +459,9 @@ class AlertList(BaseModel):
 class DetectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    meter_id: str | None = Field(default=None, description="Default: every meter")
-    ts_from: AwareDatetime = Field(alias="from")
-    ts_to: AwareDatetime = Field(alias="to")
+    meter_id: IdStr | None = Field(default=None, description="Default: every meter")
+    ts_from: BoundedTimestamp = Field(alias="from")
+    ts_to: BoundedTimestamp = Field(alias="to")
 
 
 class DetectRead(BaseModel):
@@ -387,9 +475,17 @@ class DetectRead(BaseModel):
 class Tariff(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    import_markup_eur_kwh: float | None = Field(default=None, description="Default: IMPORT_MARKUP_EUR_KWH")
-    export_tariff_eur_kwh: float | None = Field(default=None, description="Default: spot (or setting)")
-    peak_charge_eur_kw: float = Field(default=0, ge=0, description="Per kW of the period's highest import")
+    import_markup_eur_kwh: TariffEurKwh | None = Field(
+        default=None, description="Default: IMPORT_MARKUP_EUR_KWH"
+    )
+    export_tariff_eur_kwh: TariffEurKwh | None = Field(default=None, description="Default: spot (or setting)")
+    peak_charge_eur_kw: float = Field(
+        strict=True,
+        default=0,
+        ge=0,
+        le=MAX_CAPACITY_CHARGE_EUR_KW,
+        description="Per kW of the period's highest import",
+    )
 
 
 class Variation(BaseModel):
@@ -398,11 +494,17 @@ class Variation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    battery_capacity_kwh: float | None = Field(default=None, ge=0, description="0: no battery")
-    battery_power_kw: float | None = Field(default=None, gt=0)
-    pv_scale: float | None = Field(default=None, ge=0, description="PV production times this")
+    battery_capacity_kwh: float | None = Field(
+        strict=True, default=None, ge=0, le=MAX_ENERGY_KWH, description="0: no battery"
+    )
+    battery_power_kw: float | None = Field(strict=True, default=None, gt=0, le=MAX_POWER_KW)
+    pv_scale: float | None = Field(
+        strict=True, default=None, ge=0, le=100, description="PV production times this"
+    )
     tariff: Tariff | None = None
-    peak_limit_kw: float | None = Field(default=None, gt=0, description="Grid import cap (kW)")
+    peak_limit_kw: float | None = Field(
+        strict=True, default=None, gt=0, le=MAX_POWER_KW, description="Grid import cap (kW)"
+    )
 
 
 class Baseline(BaseModel):
@@ -416,13 +518,15 @@ class WhatIfRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="what-if", min_length=1, max_length=200)
-    meter_id: str | None = None
-    site: str | None = None
-    ts_from: AwareDatetime = Field(alias="from")
-    ts_to: AwareDatetime = Field(alias="to")
-    market: str | None = None
-    product: str | None = None
-    co2_intensity_g_kwh: float | None = Field(default=None, ge=0, description="Default: CO2_INTENSITY_G_KWH")
+    meter_id: IdStr | None = None
+    site: IdStr | None = None
+    ts_from: BoundedTimestamp = Field(alias="from")
+    ts_to: BoundedTimestamp = Field(alias="to")
+    market: MarketStr | None = None
+    product: MarketStr | None = None
+    co2_intensity_g_kwh: float | None = Field(
+        strict=True, default=None, ge=0, le=MAX_CO2_G_KWH, description="Default: CO2_INTENSITY_G_KWH"
+    )
     baseline: Baseline = Baseline()
     variations: list[Variation] = Field(min_length=1, max_length=8)
 

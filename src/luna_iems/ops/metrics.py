@@ -40,6 +40,11 @@ class Metrics:
         self.job_failures = Counter(
             "luna_job_failures", "Scheduled job runs that raised.", ("job",), registry=self.registry
         )
+        self.audit_suppressed = Counter(
+            "luna_audit_anonymous_suppressed",
+            "Refused anonymous writes past AUDIT_ANONYMOUS_PER_MINUTE, summarised instead of one row each.",
+            registry=self.registry,
+        )
         build = Gauge(
             "luna_build_info",
             "Build information (always 1).",

@@ -35,13 +35,46 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
-class RequestContextMiddleware:
-    """Per request: id (from X-Request-ID or new), JSON access log, metrics, and an audit row for writes."""
+class AnonymousAuditLimiter:
+    """Bounds the audit rows of refused anonymous writes: without a key anyone can send them, and one
+    row each let a script grow the audit table without bound.
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, audit: AuditWriter) -> None:
+    Per minute, the first ``per_minute`` get a row each; the rest are counted and reported in one
+    summary row when the next minute's first anonymous write arrives (and in a Prometheus counter).
+    Requests with a key are always audited one by one. Not thread-safe: the event loop calls it.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self._window = -1
+        self._written = 0
+        self._suppressed = 0
+
+    def admit(self) -> tuple[bool, int]:
+        """(write this request's row?, rows suppressed in the previous window to summarise now)."""
+        window = int(self.clock() // 60)
+        carried = 0
+        if window != self._window:
+            carried, self._window, self._written, self._suppressed = self._suppressed, window, 0, 0
+        if self._written < self.per_minute:
+            self._written += 1
+            return True, carried
+        self._suppressed += 1
+        return False, carried
+
+
+class RequestContextMiddleware:
+    """Per request: id (from X-Request-ID or new), JSON access log, metrics, an audit row for writes,
+    and the 500 answer for unexpected errors (logged with the request id, which the response carries)."""
+
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, audit: AuditWriter, anonymous_audit_per_minute: int = 30
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.audit = audit
+        self.anonymous = AnonymousAuditLimiter(anonymous_audit_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,18 +84,24 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
+        started = False
         start = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error", extra={"method": scope["method"], "path": scope["path"]})
+            if started:
+                raise  # a streamed response broke midway: nothing more can be sent
+            await _send_json(send_wrapper, 500, _internal_error(request_id))
         finally:
             self.metrics.in_flight.dec()
             seconds = time.perf_counter() - start
@@ -84,15 +123,22 @@ class RequestContextMiddleware:
                 },
             )
             if method in MUTATING_METHODS:
-                await self._audit(
-                    key_id=key_id,
-                    role=role,
-                    method=method,
-                    path=scope["path"],
-                    status=status,
-                    request_id=request_id,
-                )
+                entry = {"key_id": key_id, "role": role, "method": method, "path": scope["path"]}
+                await self._audit_request(entry | {"status": status, "request_id": request_id})
             request_id_var.reset(token)
+
+    async def _audit_request(self, entry: dict[str, Any]) -> None:
+        if entry["key_id"] is None:
+            admitted, suppressed = self.anonymous.admit()
+            if suppressed:
+                summary = f"(anonymous writes not recorded one by one in the previous minute: {suppressed})"
+                await self._audit(
+                    key_id=None, role=None, method="*", path=summary, status=0, request_id="aggregate"
+                )
+            if not admitted:
+                self.metrics.audit_suppressed.inc()
+                return
+        await self._audit(**entry)
 
     async def _audit(self, **entry: Any) -> None:
         try:
@@ -100,6 +146,22 @@ class RequestContextMiddleware:
         except Exception:
             # The response is already sent; a failed audit write must be loud, not fatal.
             log.exception("audit write failed", extra={"audit": entry})
+
+
+def _internal_error(request_id: str) -> bytes:
+    return orjson.dumps(
+        error_body(
+            "internal_error",
+            f"unexpected server error; the server log has the details under request id {request_id}",
+            {"request_id": request_id},
+        )
+    )
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -152,18 +214,7 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = self._too_large()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, 413, self._too_large())
 
 
 class _BodyTooLargeError(HTTPException):

@@ -41,12 +41,12 @@ PORT_ENV_VARS: dict[str, str] = {
     "qdrant-grpc": "QDRANT_GRPC_PORT",
     "ollama": "OLLAMA_PORT",
     "tika": "TIKA_PORT",
+    "mqtt": "MQTT_PORT",
     "minio-api": "MINIO_API_PORT",
     "minio-console": "MINIO_CONSOLE_PORT",
     "grafana": "GRAFANA_PORT",
     "loki": "LOKI_PORT",
     "prometheus": "PROMETHEUS_PORT",
-    "redpanda": "REDPANDA_PORT",
 }
 """Environment variable that sets the published port of each compose service."""
 
@@ -81,7 +81,10 @@ def _bind_error(port: int) -> OSError | None:
     for host in BIND_HOSTS:
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                # No SO_REUSEADDR: a port someone else holds (listening or bound) must fail here.
+                # SO_REUSEADDR as uvicorn sets it: connections of a crashed predecessor left in
+                # TIME_WAIT do not block a restart, while a port that another socket listens on (or
+                # holds bound without SO_REUSEADDR) still fails here.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((host, port))
         except OSError as exc:
             return exc

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, table, text
 
 from luna_iems import __version__
-from luna_iems.bootstrap import Container
 from luna_iems.db import dialect, migrate
-from luna_iems.db.models import metadata
+from luna_iems.ops.deps import OpsDeps
 from luna_iems.ops.schemas import (
     ComponentRead,
     DatabaseStatus,
@@ -42,9 +41,9 @@ def _check(component: HealthCheck) -> ComponentHealth:
         return ComponentHealth(name=name, kind=name, ok=False, detail=f"health check raised: {exc}")
 
 
-def check_components(container: Container) -> list[ComponentRead]:
+def check_components(deps: OpsDeps) -> list[ComponentRead]:
     """Run every backend's health check concurrently (a slow one must not serialise the rest)."""
-    results = list(_CHECK_POOL.map(_check, container.health_checks()))
+    results = list(_CHECK_POOL.map(_check, deps.health_checks()))
     return [
         ComponentRead(
             name=r.name, kind=r.kind, ok=r.ok, required=r.required, detail=r.detail, info=dict(r.info)
@@ -53,25 +52,34 @@ def check_components(container: Container) -> list[ComponentRead]:
     ]
 
 
-def readiness(container: Container) -> Readiness:
-    """Ready when every required backend answers; `failing` names the ones that do not."""
-    components = check_components(container)
+def readiness(deps: OpsDeps, *, detailed: bool = True) -> Readiness:
+    """Ready when every required backend answers; `failing` names the ones that do not.
+
+    Without ``detailed`` (an anonymous caller) each component shows only its name, kind and state:
+    details and info carry database users, hosts, URLs and paths."""
+    components = check_components(deps)
     failing = [c.name for c in components if c.required and not c.ok]
+    if not detailed:
+        components = [
+            c.model_copy(update={"detail": "ok" if c.ok else "not answering", "info": {}}) for c in components
+        ]
     return Readiness(status="not_ready" if failing else "ready", failing=failing, components=components)
 
 
-def database_status(container: Container) -> DatabaseStatus:
-    with container.engine.connect() as connection:
+def database_status(deps: OpsDeps) -> DatabaseStatus:
+    with deps.engine.connect() as connection:
+        # Every table of the schema, read from the catalogue: `db/` keeps no registry of the domains' tables.
+        names = sorted(set(inspect(connection).get_table_names()) - {"alembic_version"})
         counts = {
-            table.name: int(connection.execute(select(func.count()).select_from(table)).scalar_one())
-            for table in metadata.sorted_tables
+            name: int(connection.execute(select(func.count()).select_from(table(name))).scalar_one())
+            for name in names
         }
         has_timescale = dialect.timescaledb_available(connection)
         hypertables = dialect.hypertables(connection)
         connection.execute(text("SELECT 1"))
     return DatabaseStatus(
-        kind=container.engine.dialect.name,
-        schema_revision=migrate.current_revision(container.engine),
+        kind=deps.engine.dialect.name,
+        schema_revision=migrate.current_revision(deps.engine),
         schema_head=migrate.head_revision(),
         timescaledb=has_timescale,
         hypertables=hypertables,
@@ -80,17 +88,17 @@ def database_status(container: Container) -> DatabaseStatus:
     )
 
 
-def knowledge_status(container: Container) -> KnowledgeStatus | None:
+def knowledge_status(deps: OpsDeps) -> KnowledgeStatus | None:
     """Documents, chunks and vector points; `reindex_needed` when the collection lacks chunks
     (typically after the embedding model changed: the new collection starts empty)."""
     from luna_iems.knowledge.models import Item, ItemChunk
 
     try:
-        vectors = container.vector_store
+        vectors = deps.vector_store()
         points = vectors.count()
     except Exception:  # reported by readiness; the summary stays available
         return None
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         documents = int(session.scalar(select(func.count()).select_from(Item)) or 0)
         chunks = int(session.scalar(select(func.count()).select_from(ItemChunk)) or 0)
     needed = points < chunks
@@ -101,15 +109,15 @@ def knowledge_status(container: Container) -> KnowledgeStatus | None:
     )
     return KnowledgeStatus(
         documents=documents, chunks=chunks, collection=vectors.collection, vector_points=points,
-        lexical_index_loaded=container.knowledge_index.loaded, reindex_needed=needed, detail=detail,
+        lexical_index_loaded=deps.knowledge_index.loaded, reindex_needed=needed, detail=detail,
     )  # fmt: skip
 
 
-def decisions_status(container: Container, jobs: Mapping[str, datetime | None] | None) -> DecisionsStatus:
+def decisions_status(deps: OpsDeps, jobs: Mapping[str, datetime | None] | None) -> DecisionsStatus:
     """Rules, open alerts by severity, and when each scheduled job last ran (`jobs`: job id -> time)."""
     from luna_iems.decisions import repository as decisions_repository
 
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         rules, enabled = decisions_repository.rule_counts(session=session)
         alerts = decisions_repository.open_alert_counts(session=session)
     return DecisionsStatus(
@@ -122,16 +130,14 @@ def decisions_status(container: Container, jobs: Mapping[str, datetime | None] |
     )
 
 
-def status_summary(
-    container: Container, *, jobs: Mapping[str, datetime | None] | None = None
-) -> StatusSummary:
+def status_summary(deps: OpsDeps, *, jobs: Mapping[str, datetime | None] | None = None) -> StatusSummary:
     """Everything `/status/summary` shows; `jobs` comes from the process's scheduler (None in the CLI)."""
     return StatusSummary(
         version=__version__,
-        environment=container.settings.environment,
+        environment=deps.settings.environment,
         uptime_s=round(time.monotonic() - _STARTED, 3),
-        backends=check_components(container),
-        database=database_status(container),
-        knowledge=knowledge_status(container),
-        decisions=decisions_status(container, jobs),
+        backends=check_components(deps),
+        database=database_status(deps),
+        knowledge=knowledge_status(deps),
+        decisions=decisions_status(deps, jobs),
     )

@@ -62,12 +62,15 @@ def _collect(rows: list[Any]) -> tuple[list[Any], list[int], list[list[Any]]] | 
             when = datetime.fromisoformat(row["ts"])
             if when.tzinfo is None:
                 return None
-            ids.append(row["meter_id"])
+            meter_id, quality = row["meter_id"], row.get("quality", "ok")
+            if not isinstance(meter_id, str) or not isinstance(quality, str):
+                return None  # e.g. {"quality": {}}: the row-by-row path names the field
+            ids.append(meter_id)
             stamps.append(round(when.timestamp() * 1_000_000))
             values[0].append(row.get("consumption_kw"))
             values[1].append(row.get("production_kw"))
             values[2].append(row.get("voltage"))
-            values[3].append(row.get("quality", "ok"))
+            values[3].append(quality)
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return ids, stamps, values

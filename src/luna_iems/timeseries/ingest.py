@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from luna_iems.bootstrap import Container
 from luna_iems.errors import InvalidInputError, UnsupportedMediaTypeError
+from luna_iems.settings import Settings
 from luna_iems.timeseries import parsing
 from luna_iems.timeseries import repository as timeseries_repository
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.columnar import reading_columns
+from luna_iems.timeseries.deps import TimeseriesDeps
 from luna_iems.timeseries.formats import MeterSample, parse_dsmr, parse_entsoe_a44, parse_sml
 from luna_iems.timeseries.schemas import IngestResult, PriceIn, ReadingIn
 
@@ -24,41 +25,41 @@ DEFAULT_OBIS_MAP = {"1-0:1.7.0": "consumption_kw", "1-0:2.7.0": "production_kw",
 _FIELDS = {"consumption_kw", "production_kw", "voltage"}
 
 
-def retention_cutoff(container: Container) -> datetime | None:
-    days = container.settings.raw_retention_days
+def retention_cutoff(settings: Settings) -> datetime | None:
+    days = settings.raw_retention_days
     return datetime.now(tz=UTC) - timedelta(days=days) if days else None
 
 
 def ingest_rows(
-    container: Container, rows: Sequence[ReadingIn], *, source: str, create_meters: bool
+    deps: TimeseriesDeps, rows: Sequence[ReadingIn], *, source: str, create_meters: bool
 ) -> IngestResult:
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         return timeseries_service.ingest_readings(
             session=session,
             rows=rows,
             source=source,
             create_meters=create_meters,
-            retention_cutoff=retention_cutoff(container),
+            retention_cutoff=retention_cutoff(deps.settings),
         )
 
 
 def ingest_readings_body(
-    *, container: Container, body: bytes, media_type: str, create_meters: bool
+    *, deps: TimeseriesDeps, body: bytes, media_type: str, create_meters: bool
 ) -> IngestResult:
     """A JSON batch (`{"rows": [...], "create_meters"?: bool}` or a list) or a CSV document."""
     if media_type in {"text/csv", "application/csv"}:
         return ingest_rows(
-            container, parsing.reading_rows_from_csv(body), source="csv", create_meters=create_meters
+            deps, parsing.reading_rows_from_csv(body), source="csv", create_meters=create_meters
         )
     if media_type in {"application/json", ""}:
         raw_rows, extra = parsing.load_json_rows(body)
-        create = create_meters or parsing.batch_options(extra).create_meters
+        create = parsing.batch_options(extra).create_meters or create_meters  # validated either way
         columns = reading_columns(raw_rows)
         if columns is None:  # not valid as a whole: validate row by row for an exact 422
             return ingest_rows(
-                container, parsing.validate_rows(ReadingIn, raw_rows), source="json", create_meters=create
+                deps, parsing.validate_rows(ReadingIn, raw_rows), source="json", create_meters=create
             )
-        with container.session_factory() as session:
+        with deps.session_factory() as session:
             return timeseries_service.write_readings(
                 session=session,
                 meter_ids=columns.meter_ids,
@@ -69,13 +70,13 @@ def ingest_readings_body(
                 quality=columns.quality,
                 source="json",
                 create_meters=create,
-                retention_cutoff=retention_cutoff(container),
+                retention_cutoff=retention_cutoff(deps.settings),
             )
     raise _unsupported(media_type, "application/json, text/csv or multipart/form-data with a CSV file")
 
 
 def ingest_prices_body(
-    *, container: Container, body: bytes, media_type: str, classification_sequence: int | None
+    *, deps: TimeseriesDeps, body: bytes, media_type: str, classification_sequence: int | None
 ) -> IngestResult:
     """JSON or CSV rows, or an ENTSO-E A44 XML document (all series merged, stored in UTC)."""
     if media_type in {"application/xml", "text/xml"}:
@@ -92,7 +93,7 @@ def ingest_prices_body(
         rows, source = price_rows, "json"
     else:
         raise _unsupported(media_type, "application/json, text/csv or application/xml (ENTSO-E A44)")
-    with container.session_factory() as session:
+    with deps.session_factory() as session:
         return timeseries_service.ingest_prices(session=session, rows=rows, source=source)
 
 
@@ -131,31 +132,31 @@ def reading_from_sample(
     return ReadingIn.model_validate({"meter_id": meter_id, "ts": ts, **values})
 
 
-def _obis_map_of(container: Container, meter_id: str) -> dict[str, str] | None:
-    with container.session_factory() as session:
+def _obis_map_of(deps: TimeseriesDeps, meter_id: str) -> dict[str, str] | None:
+    with deps.session_factory() as session:
         meter = timeseries_repository.get_meter(session=session, meter_id=meter_id)
         return dict(meter.obis_map) if meter is not None and meter.obis_map else None
 
 
 def ingest_dsmr(
-    *, container: Container, telegram: bytes, meter_id: str | None, create_meters: bool
+    *, deps: TimeseriesDeps, telegram: bytes, meter_id: str | None, create_meters: bool
 ) -> IngestResult:
     sample = parse_dsmr(telegram)
     meter = meter_id or _default_meter_id("dsmr", sample)
     ts = sample.ts or datetime.now(tz=UTC)
-    reading = reading_from_sample(sample, meter_id=meter, ts=ts, obis_map=_obis_map_of(container, meter))
-    return ingest_rows(container, [reading], source="dsmr", create_meters=create_meters)
+    reading = reading_from_sample(sample, meter_id=meter, ts=ts, obis_map=_obis_map_of(deps, meter))
+    return ingest_rows(deps, [reading], source="dsmr", create_meters=create_meters)
 
 
 def ingest_sml(
-    *, container: Container, frame: bytes, hex_text: bool, meter_id: str | None, create_meters: bool
+    *, deps: TimeseriesDeps, frame: bytes, hex_text: bool, meter_id: str | None, create_meters: bool
 ) -> IngestResult:
     sample = parse_sml(frame.decode("ascii", errors="replace") if hex_text else frame)
     meter = meter_id or _default_meter_id("sml", sample)
     reading = reading_from_sample(
-        sample, meter_id=meter, ts=datetime.now(tz=UTC), obis_map=_obis_map_of(container, meter)
+        sample, meter_id=meter, ts=datetime.now(tz=UTC), obis_map=_obis_map_of(deps, meter)
     )
-    return ingest_rows(container, [reading], source="sml", create_meters=create_meters)
+    return ingest_rows(deps, [reading], source="sml", create_meters=create_meters)
 
 
 def _default_meter_id(prefix: str, sample: MeterSample) -> str:

@@ -109,12 +109,22 @@ def batch_options(extra: dict[str, Any]) -> ReadingBatchOptions:
 
 
 def parse_csv(body: bytes, *, columns: tuple[str, ...], required: tuple[str, ...]) -> list[dict[str, Any]]:
-    """CSV with a header row; empty cells are missing values; unknown columns are refused."""
+    """CSV with a header row; empty cells are missing values; unknown columns are refused.
+
+    The body is decoded and read as a stream, and rows are counted as they are read: past
+    ``MAX_BATCH_ROWS`` the batch is refused at once (413) without reading the rest (a 49 MB file of
+    1.4 M rows used to be decoded and parsed whole first: 63 s and +700 MB before the 413).
+    """
+    stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline="")
     try:
-        text = body.decode("utf-8-sig")
+        return _read_csv(csv.DictReader(stream), columns=columns, required=required)
     except UnicodeDecodeError as exc:
         raise InvalidInputError(f"CSV is not UTF-8: {exc}", details={"field": "body"}) from None
-    reader = csv.DictReader(io.StringIO(text))
+
+
+def _read_csv(
+    reader: csv.DictReader[str], *, columns: tuple[str, ...], required: tuple[str, ...]
+) -> list[dict[str, Any]]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     unknown = [c for c in header if c not in columns]
@@ -129,13 +139,18 @@ def parse_csv(body: bytes, *, columns: tuple[str, ...], required: tuple[str, ...
     reader.fieldnames = header
     rows: list[dict[str, Any]] = []
     for number, row in enumerate(reader, start=1):
+        if number > MAX_BATCH_ROWS:
+            raise PayloadTooLargeError(
+                f"the CSV has more than {MAX_BATCH_ROWS} rows (the limit per request): split it; "
+                "nothing was written",
+                details={"rows_read": number, "limit": MAX_BATCH_ROWS},
+            )
         if None in row:  # DictReader puts surplus cells under the key None
             raise _cell_count_error(number, "more", len(header), len(header) + len(row[None]))
         if any(value is None for value in row.values()):  # and fills missing cells with None
             present = sum(value is not None for value in row.values())
             raise _cell_count_error(number, "fewer", len(header), present)
         rows.append({k: (v.strip() or None) for k, v in row.items()})
-    _check_size(len(rows))
     return rows
 
 

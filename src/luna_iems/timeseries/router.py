@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from luna_iems.api_docs import body_ref
+from luna_iems.bounds import ID_MAX_CHARS, IdQuery, MarketQuery, Offset, Timestamp
 from luna_iems.db.timebucket import Bucket
-from luna_iems.deps import AdminKey, AnalystKey, ContainerDep, SessionDep, ViewerKey
-from luna_iems.errors import InvalidInputError
+from luna_iems.deps import AdminKey, AnalystKey, ContainerDep, SessionDep, TimeseriesDepsDep, ViewerKey
+from luna_iems.errors import AUTHENTICATED_ERRORS, BODY_ERRORS, InvalidInputError, error_responses
 from luna_iems.timeseries import ingest as ingest_service
 from luna_iems.timeseries import kpis as kpi_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import (
+    METER_ID_PATTERN,
     Agg,
     BatteryStateBatch,
     BatteryStateList,
@@ -22,19 +24,32 @@ from luna_iems.timeseries.schemas import (
     IngestResult,
     Kpis,
     MeterCreate,
+    MeterKind,
     MeterList,
     MeterRead,
     MeterUpdate,
+    PriceBatch,
     PriceSeriesRead,
     QualityList,
+    ReadingBatch,
     ReadingPoint,
     ReadingSeries,
+    TimeZoneName,
 )
 
-router = APIRouter(tags=["energy data"])
+router = APIRouter(tags=["energy data"], responses=AUTHENTICATED_ERRORS)
+_NOT_FOUND = error_responses(404)  # a meter (or a site's meters) the request names does not exist
+_INGEST_ERRORS = BODY_ERRORS | error_responses(404, 415)
 
-From = Annotated[AwareDatetime, Query(alias="from", description="Start (inclusive), ISO 8601 with offset")]
-To = Annotated[AwareDatetime, Query(alias="to", description="End (exclusive), ISO 8601 with offset")]
+From = Annotated[Timestamp, Query(alias="from", description="Start (inclusive), ISO 8601 with offset")]
+To = Annotated[Timestamp, Query(alias="to", description="End (exclusive), ISO 8601 with offset")]
+MeterIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX_CHARS)]
+MeterIdQuery = Annotated[str, Query(min_length=1, max_length=ID_MAX_CHARS)]
+TimeZoneQuery = Annotated[TimeZoneName | None, Query(description="IANA time zone, e.g. Europe/Berlin")]
+# A meter a telegram or frame creates needs a valid meter id (see MeterId).
+NewMeterIdQuery = Annotated[
+    str | None, Query(min_length=1, max_length=ID_MAX_CHARS, pattern=METER_ID_PATTERN)
+]
 
 
 def _body_doc(*types: tuple[str, dict[str, Any]]) -> dict[str, Any]:
@@ -48,20 +63,27 @@ _READING_CSV = (
 )
 _PRICE_CSV = "market,product,ts,price_eur_mwh\nDE-LU,day_ahead,2026-02-02T00:00:00+01:00,100.41\n"
 _READINGS_BODY = _body_doc(
-    ("application/json", {"schema": {"$ref": "#/components/schemas/ReadingBatch"}}),
+    ("application/json", {"schema": body_ref(ReadingBatch)}),
     ("text/csv", {"schema": _TEXT, "example": _READING_CSV}),
     ("multipart/form-data", {"schema": _FILE_FORM}),
 )
 _PRICES_BODY = _body_doc(
-    ("application/json", {"schema": {"$ref": "#/components/schemas/PriceBatch"}}),
+    ("application/json", {"schema": body_ref(PriceBatch)}),
     ("text/csv", {"schema": _TEXT, "example": _PRICE_CSV}),
-    ("application/xml", {"schema": _TEXT, "description": "ENTSO-E A44 Publication_MarketDocument"}),
+    # (OpenAPI 3.1 media types have no description: it goes on the schema)
+    ("application/xml", {"schema": _TEXT | {"description": "ENTSO-E A44 Publication_MarketDocument"}}),
     ("multipart/form-data", {"schema": _FILE_FORM}),
 )
 
 
 # --- meters ---------------------------------------------------------------------------------
-@router.post("/meters", response_model=MeterRead, status_code=status.HTTP_201_CREATED, tags=["meters"])
+@router.post(
+    "/meters",
+    response_model=MeterRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["meters"],
+    responses=BODY_ERRORS | error_responses(409),
+)
 def create_meter(meter_in: MeterCreate, session: SessionDep, _: AnalystKey) -> MeterRead:
     return timeseries_service.create_meter(session=session, meter_in=meter_in)
 
@@ -70,26 +92,32 @@ def create_meter(meter_in: MeterCreate, session: SessionDep, _: AnalystKey) -> M
 def list_meters(
     session: SessionDep,
     _: ViewerKey,
-    site: str | None = None,
-    kind: str | None = None,
+    site: IdQuery = None,
+    kind: MeterKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MeterList:
     return timeseries_service.list_meters(session=session, site=site, kind=kind, limit=limit, offset=offset)
 
 
-@router.get("/meters/{meter_id}", response_model=MeterRead, tags=["meters"])
-def get_meter(meter_id: str, session: SessionDep, _: ViewerKey) -> MeterRead:
+@router.get("/meters/{meter_id}", response_model=MeterRead, tags=["meters"], responses=_NOT_FOUND)
+def get_meter(meter_id: MeterIdPath, session: SessionDep, _: ViewerKey) -> MeterRead:
     return MeterRead.model_validate(timeseries_service.get_meter(session=session, meter_id=meter_id))
 
 
-@router.patch("/meters/{meter_id}", response_model=MeterRead, tags=["meters"])
-def update_meter(meter_id: str, meter_in: MeterUpdate, session: SessionDep, _: AnalystKey) -> MeterRead:
+@router.patch(
+    "/meters/{meter_id}", response_model=MeterRead, tags=["meters"], responses=BODY_ERRORS | _NOT_FOUND
+)
+def update_meter(
+    meter_id: MeterIdPath, meter_in: MeterUpdate, session: SessionDep, _: AnalystKey
+) -> MeterRead:
     return timeseries_service.update_meter(session=session, meter_id=meter_id, meter_in=meter_in)
 
 
-@router.delete("/meters/{meter_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["meters"])
-def delete_meter(meter_id: str, session: SessionDep, _: AdminKey) -> Response:
+@router.delete(
+    "/meters/{meter_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["meters"], responses=_NOT_FOUND
+)
+def delete_meter(meter_id: MeterIdPath, session: SessionDep, _: AdminKey) -> Response:
     """Delete a meter with all its readings and rollups (admin: this destroys data)."""
     timeseries_service.delete_meter(session=session, meter_id=meter_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -118,11 +146,15 @@ async def _upload(request: Request) -> tuple[bytes, str]:
 
 
 @router.post(
-    "/ingest/meter-readings", response_model=IngestResult, tags=["ingest"], openapi_extra=_READINGS_BODY
+    "/ingest/meter-readings",
+    response_model=IngestResult,
+    tags=["ingest"],
+    openapi_extra=_READINGS_BODY,
+    responses=_INGEST_ERRORS,
 )
 async def ingest_meter_readings(
     request: Request,
-    container: ContainerDep,
+    deps: TimeseriesDepsDep,
     _: AnalystKey,
     create_meters: Annotated[bool, Query(description="Create unknown meters instead of 404")] = False,
 ) -> IngestResult:
@@ -134,7 +166,7 @@ async def ingest_meter_readings(
     body, media = await _upload(request)
     return await run_in_threadpool(
         ingest_service.ingest_readings_body,
-        container=container,
+        deps=deps,
         body=body,
         media_type=media,
         create_meters=create_meters,
@@ -142,21 +174,25 @@ async def ingest_meter_readings(
 
 
 @router.post(
-    "/ingest/market-prices", response_model=IngestResult, tags=["ingest"], openapi_extra=_PRICES_BODY
+    "/ingest/market-prices",
+    response_model=IngestResult,
+    tags=["ingest"],
+    openapi_extra=_PRICES_BODY,
+    responses=BODY_ERRORS | error_responses(415),
 )
 async def ingest_market_prices(
     request: Request,
-    container: ContainerDep,
+    deps: TimeseriesDepsDep,
     _: AnalystKey,
     classification_sequence: Annotated[
-        int, Query(ge=0, description="ENTSO-E: which classificationSequence to take; 0 = all")
+        int, Query(ge=0, le=100, description="ENTSO-E: which classificationSequence to take; 0 = all")
     ] = 1,
 ) -> IngestResult:
     """Prices in EUR/MWh (15-minute or hourly): JSON `{"rows": [...]}`, CSV, or an ENTSO-E A44 document."""
     body, media = await _upload(request)
     return await run_in_threadpool(
         ingest_service.ingest_prices_body,
-        container=container,
+        deps=deps,
         body=body,
         media_type=media,
         classification_sequence=classification_sequence or None,
@@ -167,20 +203,23 @@ async def ingest_market_prices(
     "/ingest/dsmr",
     response_model=IngestResult,
     tags=["ingest"],
-    openapi_extra=_body_doc(("text/plain", {"schema": _TEXT, "description": "One DSMR P1 telegram"})),
+    responses=_INGEST_ERRORS,
+    openapi_extra=_body_doc(("text/plain", {"schema": _TEXT | {"description": "One DSMR P1 telegram"}})),
 )
 async def ingest_dsmr(
     request: Request,
-    container: ContainerDep,
+    deps: TimeseriesDepsDep,
     _: AnalystKey,
-    meter_id: Annotated[str | None, Query(description="Default: 'dsmr-' + the equipment identifier")] = None,
+    meter_id: Annotated[
+        NewMeterIdQuery, Query(description="Default: 'dsmr-' + the equipment identifier")
+    ] = None,
     create_meters: bool = False,
 ) -> IngestResult:
     """One DSMR P1 telegram (CRC checked); import/export power and voltage become one reading."""
     body = await request.body()
     return await run_in_threadpool(
         ingest_service.ingest_dsmr,
-        container=container,
+        deps=deps,
         telegram=body,
         meter_id=meter_id,
         create_meters=create_meters,
@@ -191,16 +230,17 @@ async def ingest_dsmr(
     "/ingest/sml",
     response_model=IngestResult,
     tags=["ingest"],
+    responses=_INGEST_ERRORS,
     openapi_extra=_body_doc(
         ("application/octet-stream", {"schema": {"type": "string", "format": "binary"}}),
-        ("text/plain", {"schema": {"type": "string"}, "description": "The frame as hex"}),
+        ("text/plain", {"schema": {"type": "string", "description": "The frame as hex"}}),
     ),
 )
 async def ingest_sml(
     request: Request,
-    container: ContainerDep,
+    deps: TimeseriesDepsDep,
     _: AnalystKey,
-    meter_id: Annotated[str | None, Query(description="Default: 'sml-' + the meter's server id")] = None,
+    meter_id: Annotated[NewMeterIdQuery, Query(description="Default: 'sml-' + the meter's server id")] = None,
     create_meters: bool = False,
 ) -> IngestResult:
     """One SML frame (binary, or hex as text). SML frames carry no time: the reading is stamped on arrival."""
@@ -208,7 +248,7 @@ async def ingest_sml(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return await run_in_threadpool(
         ingest_service.ingest_sml,
-        container=container,
+        deps=deps,
         frame=body,
         hex_text=media.startswith("text/"),
         meter_id=meter_id,
@@ -218,18 +258,22 @@ async def ingest_sml(
 
 # --- queries --------------------------------------------------------------------------------
 @router.get(
-    "/timeseries/readings", response_model=ReadingSeries, response_model_exclude_none=True, tags=["queries"]
+    "/timeseries/readings",
+    response_model=ReadingSeries,
+    response_model_exclude_none=True,
+    tags=["queries"],
+    responses=_NOT_FOUND,
 )
 def get_readings(
     session: SessionDep,
     _: ViewerKey,
-    meter_id: str,
+    meter_id: MeterIdQuery,
     ts_from: From,
     ts_to: To,
     bucket: Bucket | None = None,
     agg: Agg = "avg",
     tz: Annotated[
-        str | None, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
+        TimeZoneQuery, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100_000, description="Raw rows at most (no bucket)")] = 10_000,
 ) -> ReadingSeries:
@@ -241,7 +285,7 @@ def get_readings(
         ts_to=ts_to,
         bucket=bucket,
         agg=agg,
-        tz_name=_tz(tz),
+        tz_name=tz,
         limit=limit,
     )
 
@@ -251,12 +295,15 @@ def get_readings(
     response_model=ReadingPoint,
     response_model_exclude_none=True,
     tags=["queries"],
+    responses=_NOT_FOUND,
 )
-def get_latest_reading(session: SessionDep, _: ViewerKey, meter_id: str) -> ReadingPoint:
+def get_latest_reading(session: SessionDep, _: ViewerKey, meter_id: MeterIdQuery) -> ReadingPoint:
     return timeseries_service.latest_reading(session=session, meter_id=meter_id)
 
 
-@router.post("/ingest/battery-states", response_model=BatteryStatesWritten, tags=["ingest"])
+@router.post(
+    "/ingest/battery-states", response_model=BatteryStatesWritten, tags=["ingest"], responses=BODY_ERRORS
+)
 def ingest_battery_states(
     body: BatteryStateBatch, session: SessionDep, _: AnalystKey
 ) -> BatteryStatesWritten:
@@ -271,8 +318,8 @@ def get_battery_states(
     _: ViewerKey,
     ts_from: From,
     ts_to: To,
-    battery_id: str | None = None,
-    site: str | None = None,
+    battery_id: IdQuery = None,
+    site: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> BatteryStateList:
     return timeseries_service.list_battery_states(
@@ -287,11 +334,11 @@ def get_prices(
     _: ViewerKey,
     ts_from: From,
     ts_to: To,
-    market: str | None = None,
-    product: str | None = None,
+    market: MarketQuery = None,
+    product: MarketQuery = None,
     bucket: Bucket | None = None,
     agg: Agg = "avg",
-    tz: str | None = None,
+    tz: TimeZoneQuery = None,
 ) -> PriceSeriesRead:
     settings = container.settings
     return timeseries_service.query_prices(
@@ -302,21 +349,21 @@ def get_prices(
         ts_to=ts_to,
         bucket=bucket,
         agg=agg,
-        tz_name=_tz(tz) or settings.timezone,
+        tz_name=tz or settings.timezone,
     )
 
 
-@router.get("/kpis", response_model=Kpis, tags=["queries"])
+@router.get("/kpis", response_model=Kpis, tags=["queries"], responses=_NOT_FOUND)
 def get_kpis(
     session: SessionDep,
     container: ContainerDep,
     _: ViewerKey,
     ts_from: From,
     ts_to: To,
-    meter_id: str | None = None,
-    site: str | None = None,
-    market: str | None = None,
-    product: str | None = None,
+    meter_id: IdQuery = None,
+    site: IdQuery = None,
+    market: MarketQuery = None,
+    product: MarketQuery = None,
 ) -> Kpis:
     """Consumption, production, import, export (kWh), self-consumption, autarky, peak, load factor, cost."""
     settings = container.settings
@@ -335,19 +382,11 @@ def get_kpis(
 def get_quality(
     session: SessionDep,
     _: ViewerKey,
-    meter_id: Annotated[str | None, Query(description="A meter id, or 'market/product' for prices")] = None,
+    meter_id: Annotated[
+        str | None,
+        Query(max_length=2 * ID_MAX_CHARS, description="A meter id, or 'market/product' for prices"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> QualityList:
     """Data quality per ingest batch and series, newest first."""
     return timeseries_service.list_quality(session=session, series=meter_id, limit=limit)
-
-
-def _tz(name: str | None) -> str | None:
-    from luna_iems.timeseries.schemas import check_timezone
-
-    if name is None:
-        return None
-    try:
-        return check_timezone(name)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), details={"field": "tz"}) from None

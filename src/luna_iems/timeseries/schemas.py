@@ -8,8 +8,19 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
+from luna_iems.bounds import NotBool, Timestamp
 from luna_iems.db.timebucket import Bucket
 
 MAX_BATCH_ROWS = 100_000
@@ -30,7 +41,8 @@ def check_instant(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(check_instant)]
+# ISO 8601 text (a number is not read as Unix seconds), 1970-2200.
+Instant = Annotated[Timestamp, AfterValidator(check_instant)]
 
 
 def check_timezone(value: str) -> str:
@@ -40,10 +52,45 @@ def check_timezone(value: str) -> str:
 
 
 _TIMEZONES = available_timezones() | {"UTC"}
-TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
-MeterId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:\-]+$")]
-Power = Annotated[float, Field(ge=0, le=MAX_POWER_KW, allow_inf_nan=False)]
-Voltage = Annotated[float, Field(gt=0, le=MAX_VOLTAGE_V, allow_inf_nan=False)]
+
+
+# The form of an IANA name ("Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+1"); the
+# names themselves are checked against the zone database at run time. They are not listed in the
+# OpenAPI document: the list comes from the machine's tzdata, and the document must not depend on it.
+TIMEZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
+
+
+class _TimeZone:
+    """A str checked against the IANA names; one named definition (`TimeZone`) in the OpenAPI document."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            check_timezone, core_schema.str_schema(max_length=64, pattern=TIMEZONE_PATTERN), ref="TimeZone"
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        handler.resolve_ref_schema(json_schema).update(
+            description="An IANA time zone name that exists in the zone database, e.g. Europe/Berlin",
+            examples=["Europe/Berlin", "UTC"],
+        )
+        return json_schema
+
+
+TimeZoneName = Annotated[str, _TimeZone]
+METER_ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+MeterId = Annotated[str, Field(min_length=1, max_length=100, pattern=METER_ID_PATTERN)]
+# OBIS code (e.g. "1-0:1.7.0") -> reading field; bounded like every other client input.
+ObisMap = Annotated[
+    dict[Annotated[str, Field(max_length=30)], Annotated[str, Field(max_length=50)]], Field(max_length=32)
+]
+# Numbers from JSON or CSV text; `true` is not a number.
+Power = Annotated[float, Field(ge=0, le=MAX_POWER_KW, allow_inf_nan=False), NotBool]
+Voltage = Annotated[float, Field(gt=0, le=MAX_VOLTAGE_V, allow_inf_nan=False), NotBool]
 
 
 class MeterKind(StrEnum):
@@ -63,10 +110,10 @@ class ReadingQuality(StrEnum):
 class MeterBase(BaseModel):
     site: str = Field(default="default", min_length=1, max_length=100)
     kind: MeterKind = MeterKind.CONSUMPTION
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(strict=True, default=None, ge=-90, le=90)
+    lon: float | None = Field(strict=True, default=None, ge=-180, le=180)
     timezone: TimeZoneName = Field(default="Europe/Berlin", examples=["Europe/Berlin"])
-    obis_map: dict[str, str] = Field(
+    obis_map: ObisMap = Field(
         default_factory=dict,
         description="OBIS code -> reading field, e.g. {'1-0:1.7.0': 'consumption_kw'}; empty: standard",
     )
@@ -76,13 +123,27 @@ class MeterCreate(MeterBase):
     meter_id: MeterId
 
 
+def _null_not_offered(schema: dict[str, Any]) -> None:
+    """JSON schema of an optional field whose null the service refuses: only the non-null branch."""
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    schema.pop("default", None)
+    if len(branches) == 1:
+        schema.update(branches[0])
+
+
+_NO_NULL: Any = Field(default=None, json_schema_extra=_null_not_offered)
+
+
 class MeterUpdate(BaseModel):
-    site: str | None = Field(default=None, min_length=1, max_length=100)
-    kind: MeterKind | None = None
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    timezone: TimeZoneName | None = None
-    obis_map: dict[str, str] | None = None
+    """Fields to change; left out = unchanged. Only lat and lon may be null (no location); the service
+    refuses null for the others (422), so the schema does not offer it."""
+
+    site: Annotated[str, Field(min_length=1, max_length=100)] | None = _NO_NULL
+    kind: MeterKind | None = _NO_NULL
+    lat: Annotated[float, Field(strict=True, ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(strict=True, ge=-180, le=180)] | None = None
+    timezone: TimeZoneName | None = _NO_NULL
+    obis_map: ObisMap | None = _NO_NULL
 
 
 class MeterRead(MeterBase):
@@ -111,8 +172,14 @@ class ReadingIn(BaseModel):
 
 
 class ReadingBatch(BaseModel):
-    rows: list[ReadingIn] = Field(max_length=MAX_BATCH_ROWS)
-    create_meters: bool = Field(default=False, description="Create unknown meters instead of answering 404")
+    """A JSON batch of readings, all or nothing (a bare list of rows is accepted too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[ReadingIn] = Field(min_length=1, max_length=MAX_BATCH_ROWS)
+    create_meters: StrictBool = Field(
+        default=False, description="Create unknown meters instead of answering 404"
+    )
 
 
 class PriceIn(BaseModel):
@@ -121,12 +188,18 @@ class PriceIn(BaseModel):
     market: str = Field(default="DE-LU", min_length=1, max_length=50)
     product: str = Field(default="day_ahead", min_length=1, max_length=50)
     ts: Instant
-    price_eur_mwh: float = Field(ge=-PRICE_LIMIT_EUR_MWH, le=PRICE_LIMIT_EUR_MWH, allow_inf_nan=False)
-    volume: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price_eur_mwh: Annotated[float, NotBool] = Field(
+        ge=-PRICE_LIMIT_EUR_MWH, le=PRICE_LIMIT_EUR_MWH, allow_inf_nan=False
+    )
+    volume: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False), NotBool] | None = None
 
 
 class PriceBatch(BaseModel):
-    rows: list[PriceIn] = Field(max_length=MAX_BATCH_ROWS)
+    """A JSON batch of prices, all or nothing (a bare list of rows is accepted too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[PriceIn] = Field(min_length=1, max_length=MAX_BATCH_ROWS)
 
 
 class BatteryStateIn(BaseModel):
@@ -137,8 +210,15 @@ class BatteryStateIn(BaseModel):
     battery_id: str = Field(min_length=1, max_length=100)
     site: str = Field(default="default", min_length=1, max_length=100)
     ts: Instant
-    soc_pct: float = Field(ge=0, le=100, allow_inf_nan=False)
-    power_kw: float | None = Field(default=None, allow_inf_nan=False, description="+ discharge, - charge")
+    soc_pct: float = Field(strict=True, ge=0, le=100, allow_inf_nan=False)
+    power_kw: float | None = Field(
+        strict=True,
+        default=None,
+        ge=-MAX_POWER_KW,
+        le=MAX_POWER_KW,
+        allow_inf_nan=False,
+        description="+ discharge, - charge",
+    )
 
 
 class BatteryStateBatch(BaseModel):
@@ -218,9 +298,10 @@ class ReadingPoint(BaseModel):
 
 
 class ReadingSeries(BaseModel):
+    # Raw readings have no bucket and no agg; the route leaves out None fields, so they are optional.
     meter_id: str
-    bucket: Bucket | None
-    agg: Agg | None
+    bucket: Bucket | None = None
+    agg: Agg | None = None
     timezone: str
     points: list[ReadingPoint]
     truncated: bool = False
