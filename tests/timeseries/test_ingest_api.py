@@ -195,6 +195,51 @@ def test_invalid_batch_on_both_databases_creates_no_meter(client: TestClient) ->
     assert row_count(client, "smart_meter_readings") == 0
 
 
+# One validation, two speeds (issue 10, item 3): the JSON fast path answers as the models do.
+
+
+def test_a_meter_id_with_a_trailing_newline_is_refused_as_post_meters_refuses_it(client: TestClient) -> None:
+    error_of(client.post("/meters", json={"meter_id": "m1\n"}, headers=ADMIN), 422)
+    rows = series("m1\n", T0, [1.0, 2.0])
+    response = client.post(
+        "/ingest/meter-readings", json={"rows": rows, "create_meters": True}, headers=ADMIN
+    )
+    error = error_of(response, 422)
+    assert [(e["row"], e["field"]) for e in error["details"]["errors"]] == [(1, "meter_id"), (2, "meter_id")]
+    assert row_count(client, "meters") == 0
+    assert row_count(client, "smart_meter_readings") == 0
+
+
+@pytest.mark.parametrize("others", ["valid", "invalid"])
+def test_a_compact_timestamp_is_refused_whatever_the_rest_of_the_batch(
+    client: TestClient, others: str
+) -> None:
+    create_meter(client, "m1")
+    rows = series("m1", T0, [1.0, 2.0, -1.0 if others == "invalid" else 3.0])
+    rows.insert(1, reading("m1", "20260202T011500Z", consumption_kw=1.0))
+    error = error_of(client.post("/ingest/meter-readings", json={"rows": rows}, headers=ADMIN), 422)
+    listed = [(e["row"], e["field"]) for e in error["details"]["errors"]]
+    assert listed == ([(2, "ts")] if others == "valid" else [(2, "ts"), (4, "consumption_kw")])
+    assert row_count(client, "smart_meter_readings") == 0
+
+
+def test_a_batch_the_fast_path_declines_stores_the_same_values(client: TestClient) -> None:
+    create_meter(client, "fast")
+    create_meter(client, "slow")
+    stamps = ["2026-02-02T01:15:00.5+01:00", "2026-02-02T00:30:00Z", "2026-02-01T19:15:00-05:30"]
+    ingest(client, [reading("fast", ts, consumption_kw=0.1 * i, voltage=230) for i, ts in enumerate(stamps)])
+    slow = [reading("slow", ts, consumption_kw=0.1 * i, voltage=230) for i, ts in enumerate(stamps)]
+    slow.append(
+        reading("slow", "2026-02-02 00:30:00z", consumption_kw=0.1, voltage=230)
+    )  # models only; a duplicate
+    ingest(client, slow)
+
+    def stored(meter_id: str) -> list[tuple[Any, ...]]:
+        return [(p["ts"], p["consumption_kw"], p["voltage"]) for p in raw_points(client, meter_id, T0, T1)]
+
+    assert stored("fast") == stored("slow") != []
+
+
 def test_more_than_50_invalid_rows_lists_50_and_counts_all(sqlite_client: TestClient) -> None:
     rows = [reading("m1", T0, consumption_kw=1.0)] + [
         reading("m1", utc(2026, 2, 2, 0, 15 * (i % 4), i // 4), consumption_kw=-1.0) for i in range(70)
