@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,24 +61,9 @@ class KnowledgeIndex:
             started = time.perf_counter()
             count = 0
             with session_factory() as session:
-                rows = session.execute(
-                    select(
-                        ItemChunk.chunk_id,
-                        ItemChunk.terms,
-                        ItemChunk.chunk_idx,
-                        Item.item_id,
-                        Item.tags,
-                        Item.created_at,
-                    ).join(Item, Item.item_id == ItemChunk.item_id)
-                ).yield_per(5000)
-                for chunk_id, terms, chunk_idx, item_id, tags, created_at in rows:
-                    self._add(
-                        IndexEntry(
-                            str(chunk_id),
-                            from_term_counts(terms or {}),
-                            ChunkMeta(str(item_id), frozenset(tags or []), created_at, lead=chunk_idx == 0),
-                        )
-                    )
+                rows = session.execute(_ENTRY_QUERY).yield_per(5000)
+                for row in rows:
+                    self._add(_entry(row))
                     count += 1
             self._loaded = True
             log.info(
@@ -124,26 +110,8 @@ class KnowledgeIndex:
 
     @staticmethod
     def _entries(session: Session, chunk_ids: Sequence[uuid.UUID]) -> list[IndexEntry]:
-        rows = session.execute(
-            select(
-                ItemChunk.chunk_id,
-                ItemChunk.terms,
-                ItemChunk.chunk_idx,
-                Item.item_id,
-                Item.tags,
-                Item.created_at,
-            )
-            .join(Item, Item.item_id == ItemChunk.item_id)
-            .where(ItemChunk.chunk_id.in_(chunk_ids))
-        )
-        return [
-            IndexEntry(
-                str(chunk_id),
-                from_term_counts(terms or {}),
-                ChunkMeta(str(item_id), frozenset(tags or []), created_at, lead=chunk_idx == 0),
-            )
-            for chunk_id, terms, chunk_idx, item_id, tags, created_at in rows
-        ]
+        rows = session.execute(_ENTRY_QUERY.where(ItemChunk.chunk_id.in_(chunk_ids)))
+        return [_entry(row) for row in rows]
 
     def allowed(
         self,
@@ -177,3 +145,19 @@ class KnowledgeIndex:
 
     def __len__(self) -> int:
         return len(self._meta)
+
+
+# What the lexical index keeps per chunk, read at load and when a repair adds missing chunks.
+_ENTRY_QUERY = select(
+    ItemChunk.chunk_id, ItemChunk.terms, ItemChunk.chunk_idx, Item.item_id, Item.tags, Item.created_at
+).join(Item, Item.item_id == ItemChunk.item_id)
+
+
+def _entry(row: Sequence[Any]) -> IndexEntry:
+    """One row of `_ENTRY_QUERY` as an index entry."""
+    chunk_id, terms, chunk_idx, item_id, tags, created_at = row
+    return IndexEntry(
+        str(chunk_id),
+        from_term_counts(terms or {}),
+        ChunkMeta(str(item_id), frozenset(tags or []), created_at, lead=chunk_idx == 0),
+    )

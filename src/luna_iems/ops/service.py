@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from sqlalchemy import func, inspect, select, table, text
+from sqlalchemy import func, select, text
 
 from luna_iems import __version__
 from luna_iems.db import dialect, migrate
+from luna_iems.db import dump as db_dump
 from luna_iems.ops.deps import OpsDeps
 from luna_iems.ops.schemas import (
     ComponentRead,
@@ -69,11 +70,7 @@ def readiness(deps: OpsDeps, *, detailed: bool = True) -> Readiness:
 def database_status(deps: OpsDeps) -> DatabaseStatus:
     with deps.engine.connect() as connection:
         # Every table of the schema, read from the catalogue: `db/` keeps no registry of the domains' tables.
-        names = sorted(set(inspect(connection).get_table_names()) - {"alembic_version"})
-        counts = {
-            name: int(connection.execute(select(func.count()).select_from(table(name))).scalar_one())
-            for name in names
-        }
+        counts = db_dump.row_counts(connection)
         has_timescale = dialect.timescaledb_available(connection)
         hypertables = dialect.hypertables(connection)
         connection.execute(text("SELECT 1"))
