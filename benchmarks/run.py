@@ -22,6 +22,7 @@ from benchmarks import (
     api_load,
     fidelity,
     forecast_backtest,
+    forecast_real,
     hardening,
     ingest,
     ingest_throughput,
@@ -54,6 +55,7 @@ REGISTRY: dict[str, Benchmark] = {
     "optimizer": optimizer.run,
     "optimize_api": optimize_api.run,
     "forecast_backtest": forecast_backtest.run,
+    "forecast_real": forecast_real.run,
     "anomalies": anomalies.run,
     # hardening (issue 9): abusive and large requests against a real server
     "hardening": hardening.run,

@@ -12,23 +12,23 @@ Models
   day when the history is shorter than a week) and one day for PV and prices. The lag is a fixed
   number of steps (the textbook baseline), so in the week after a daylight-saving switch it is an hour
   off in local time; the learned model's calendar and lags are in local time and are not.
-* ``gbm``: scikit-learn's HistGradientBoostingRegressor (squared error: the point forecast aims at
-  the conditional mean), one model per call, fitted on the whole history. Features:
+* ``gbm`` (the learned model): scikit-learn's HistGradientBoostingRegressor (squared error for prices,
+  absolute error for load), one model per call, fitted on the whole history. Features:
   - load and price: the calendar in the site's local time zone (step of the day, day of week, BDEW day
     type: working day / Saturday / Sunday or nationwide German public holiday, and a holiday flag, so
     a holiday is forecast like a Sunday even when the history holds no holiday); the value one day and
     one week before the target step (at the same local clock time) and the mean of the 24 hours
     ending one day before it; for prices with a site (lat/lon), the clear-sky GHI of the step (the
     midday solar dip).
-  - PV with a site: PV is modelled as the ratio production / clear-sky GHI (kW per kW/m², a clear-sky
-    index times the array's size and orientation) on daylight steps (clear-sky GHI >= 20 W/m²), from
-    the sun's position (Ineichen clear-sky GHI, elevation, azimuth: pvlib, as the simulator uses,
-    so the learned shape follows the season) and the previous day's mean ratio (weather persistence).
-    The forecast is max(ratio, 0) * clear-sky GHI: exactly 0 at night and never negative. Without a
-    site: production itself from the step of the day and the previous day's mean, clipped at 0 and set
-    to 0 at steps of the day that were 0 on every day of the last week (night). In the simulator the
-    days' cloudiness is independent, so the previous-day lag is noise there (it costs about 3-5 % of
-    MASE); on real data weather persists from day to day.
+  - load also: the median of the same local step over the last 7 days and over the days of the same
+    day type among the last 21, and absolute-error loss (the point forecast aims at the median: a
+    real household's load is spiky).
+  - PV with a site: not boosting but `pv_forecast.blend_forecast`, a non-negative least-squares blend
+    of clear-sky-index predictors (28-day clear-sky envelope, 7-day mean index, yesterday's index)
+    times pvlib's Ineichen clear-sky GHI: exactly 0 at night, never negative. The name "gbm" stays
+    (the API's name of "the learned model"). Without a site: production itself from the step of the
+    day and the previous day's mean, clipped at 0 and set to 0 at steps of the day that were 0 on
+    every day of the last week (night).
   All lags are at least one day old, so the horizon is predicted day by day: the first day from the
   history only, each later day from the model's own predictions of the day before (never from values
   after the origin). ``auto`` uses ``gbm`` from `MIN_LEARNED_DAYS` (14) days of history on (one week
@@ -39,9 +39,8 @@ Why gradient boosting: a forecast with 4 weeks of 15-minute history (two fits: t
 interval calibration) takes 0.1-0.2 s on one core, plus ~0.5 s once to import scikit-learn; it
 handles missing lag values natively, needs no seasonal period (statsmodels' seasonal SARIMAX with
 period 96 took 206 s here) and learns interactions such as "Saturday afternoon" from the calendar.
-Rolling-origin MASE on simulated data (8 weeks of history, 14 origins, 24 h ahead): load 0.72-0.81,
-PV 0.63-1.07 and prices 0.60-1.01 across 4-9 windows of 2025 (PV and prices depend on the season:
-their day-to-day weather is random in the simulator). See benchmarks/forecast_backtest.py.
+On real recorded data (a Konstanz household, hourly, day-ahead): benchmarks/forecast_real.py and
+docs/decisions.md; on simulated data: benchmarks/forecast_backtest.py.
 
 Accuracy is measured by `luna_iems.decisions.backtest`: MASE = MAE of the model / MAE of seasonal
 naive on the same rolling origins and steps (so seasonal naive scores exactly 1.0).
@@ -73,6 +72,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import numpy.typing as npt
 
+from luna_iems.decisions import pv_forecast
+from luna_iems.decisions.forecast_fit import FitCache
 from luna_iems.energy.calendar import german_public_holidays, local_calendar, utc_offsets_minutes
 from luna_iems.energy.solar import clear_sky_at_midpoints
 
@@ -94,18 +95,6 @@ MAX_CALIBRATION_DAYS: Final = 7
 NAIVE_RESIDUAL_DAYS: Final = 28
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-# Chosen by rolling-origin backtests on simulated data (8 weeks, 14 origins, 4-9 periods of 2025):
-# squared error was as accurate as absolute error here and 2-4x faster; smaller trees for PV, whose
-# day-to-day variation is mostly weather the features cannot know, so bigger trees memorise past days.
-_GBM_PARAMS: Final = {
-    "loss": "squared_error",
-    "max_iter": 150,
-    "learning_rate": 0.08,
-    "l2_regularization": 1.0,
-    "early_stopping": False,
-    "random_state": 0,
-}
-_GBM_TREES: Final = {"load": (15, 40), "price": (15, 40), "pv": (8, 100)}  # max leaves, min samples/leaf
 
 
 @dataclass(frozen=True)
@@ -227,12 +216,14 @@ def forecast(
     timezone: str = "Europe/Berlin",
     lat: float | None = None,
     lon: float | None = None,
+    cache: FitCache | None = None,
 ) -> Forecast:
     """Forecast `horizon_steps` steps right after `history` (see the module docstring for the models).
 
     Units follow the history (kW for load and PV, EUR/MWh for prices); load and PV are >= 0. `timezone`
     is the site's IANA zone for the calendar features; `lat`/`lon` (degrees) enable the clear-sky model
-    for PV and the solar feature for prices. Raises ValueError for an unknown target or model, a horizon
+    for PV and the solar feature for prices; `cache` lets repeated calls (a backtest) share identical
+    fits without changing any result. Raises ValueError for an unknown target or model, a horizon
     outside 1 step .. 72 h, an interval outside (0, 1), an unknown time zone, only one of lat/lon, or a
     history shorter than the model's minimum (the message names the minimum and what was given).
     """
@@ -242,8 +233,8 @@ def forecast(
         history, target=target, horizon_steps=horizon_steps, timezone=timezone, lat=lat, lon=lon
     )
     used = _resolve_model(problem, model)
-    point = _predict(problem, used)
-    lower, upper = _interval(problem, used, point, interval)
+    point = _predict(problem, used, cache)
+    lower, upper = _interval(problem, used, point, interval, cache)
     return Forecast(
         start=history.end,
         step_minutes=history.step_minutes,
@@ -265,6 +256,7 @@ def point_forecast(
     timezone: str = "Europe/Berlin",
     lat: float | None = None,
     lon: float | None = None,
+    cache: FitCache | None = None,
 ) -> tuple[FloatArray, str]:
     """The point forecast of `forecast` without its interval (no calibration fit: about twice as fast).
 
@@ -274,7 +266,7 @@ def point_forecast(
         history, target=target, horizon_steps=horizon_steps, timezone=timezone, lat=lat, lon=lon
     )
     used = _resolve_model(problem, model)
-    return _predict(problem, used), used
+    return _predict(problem, used, cache), used
 
 
 def minimum_history_steps(model: str, step_minutes: int) -> int:
@@ -395,11 +387,11 @@ def _interpolate_short_gaps(values: FloatArray, max_steps: int) -> FloatArray:
 # --- models -----------------------------------------------------------------------------------------
 
 
-def _predict(problem: _Problem, model: str) -> FloatArray:
+def _predict(problem: _Problem, model: str, cache: FitCache | None) -> FloatArray:
     if model == "seasonal_naive":
         season = _season_steps(problem)
         return _seasonal_naive(problem.values, season, problem.steps_per_day, problem.horizon)
-    return _gbm_forecast(problem)
+    return _gbm_forecast(problem, cache)
 
 
 def _season_steps(problem: _Problem) -> int:
@@ -431,40 +423,53 @@ def _seasonal_naive(values: FloatArray, season: int, steps_per_day: int, horizon
     return result
 
 
-def _model_space(problem: _Problem) -> FloatArray:
-    """History in the space the learned model works in: the clear-sky ratio for PV with a site."""
-    if not problem.clear_sky_pv:
-        return problem.values.copy()
-    assert problem.ghi is not None
-    ghi = problem.ghi[: problem.n]
-    daylight = ghi >= MIN_CLEAR_SKY_GHI
-    ratio = np.full(problem.n, np.nan)
-    ratio[daylight] = problem.values[daylight] * 1000.0 / ghi[daylight]
-    return ratio
-
-
 def _features(problem: _Problem, series: FloatArray, rows: IntArray) -> FloatArray:
     """Feature matrix of `rows` (indices into history + horizon; see the module docstring).
 
     Load and price: step of day, weekday, day type, holiday, value 1 day and 1 week before (same local
-    time), mean of the
-    24 h ending 1 day before [, clear-sky GHI for prices with a site]. PV: sun (GHI, elevation, azimuth)
-    or, without a site, the step of day; and the previous day's mean. `series` covers history + horizon
-    (NaN where unknown); every lag is at least a day old, so rows of horizon day k only read history or
-    the predictions of days < k.
+    time), mean of the 24 h ending 1 day before [, load: 7-day and same-day-type medians] [, clear-sky
+    GHI for prices with a site]. PV without a site: step of day and the previous day's mean (with a
+    site, PV is `pv_forecast`'s). `series` covers history + horizon (NaN where unknown); every lag is
+    at least a day old, so rows of horizon day k only read history or the predictions of days < k.
     """
     day_mean = _previous_day_mean(series, rows, problem.steps_per_day)[:, None]
     if problem.target == "pv":
         # No weekday: the sun ignores it, and with a few weeks of data the model would learn that
-        # "Tuesdays were sunny". No same-step lags: noisy, and the sun features carry the daily shape.
-        sun = problem.calendar[rows, :1] if problem.sun is None else problem.sun[rows]
-        return np.column_stack((sun, day_mean))
+        # "Tuesdays were sunny". No same-step lags: noisy; the step of day carries the daily shape.
+        return np.column_stack((problem.calendar[rows, :1], day_mean))
     day = problem.steps_per_day
     lag_day, lag_week = (_local_lag(problem, series, rows, lag) for lag in (day, 7 * day))
     columns = [problem.calendar[rows], lag_day, lag_week, day_mean]
+    if problem.target == "load":
+        columns += _load_profiles(problem, series, rows)
     if problem.sun is not None:
         columns.append(problem.sun[rows, :1])
     return np.column_stack(columns)
+
+
+def _load_profiles(problem: _Problem, series: FloatArray, rows: IntArray) -> list[FloatArray]:
+    """Median of the same local step over the last 7 days, and over the days of the same BDEW day type
+    (working day / Saturday / Sunday-or-holiday) among the last 21: robust "typical day" levels that a
+    spiky household load (heat pump, EV charging) needs, where single lags are mostly noise."""
+    day = problem.steps_per_day
+    lagged = np.column_stack([_local_lag(problem, series, rows, k * day)[:, 0] for k in range(1, 22)])
+    earlier = np.clip(rows[:, None] - day * np.arange(1, 22)[None, :], 0, None)
+    same_type = problem.calendar[earlier, 2] == problem.calendar[rows, 2][:, None]
+    return [
+        _nan_median(lagged[:, :7])[:, None],
+        _nan_median(np.where(same_type, lagged, np.nan))[:, None],
+    ]
+
+
+def _nan_median(values: FloatArray) -> FloatArray:
+    """Row-wise median of the finite values, NaN for an all-missing row (numpy's warns there)."""
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    count = np.isfinite(values).sum(axis=1)
+    take = np.arange(values.shape[0])
+    low, high = np.clip((count - 1) // 2, 0, None), np.clip(count // 2, 0, None)
+    result: FloatArray = (ordered[take, low] + ordered[take, high]) / 2.0
+    result[count == 0] = np.nan
+    return result
 
 
 def _previous_day_mean(series: FloatArray, rows: IntArray, day: int) -> FloatArray:
@@ -497,21 +502,15 @@ def _local_lag(problem: _Problem, series: FloatArray, rows: IntArray, lag: int) 
     return result
 
 
-def _gbm_forecast(problem: _Problem) -> FloatArray:
+def _gbm_forecast(problem: _Problem, cache: FitCache | None = None) -> FloatArray:
     """Fit on the history, then predict the horizon one day at a time (recursive on the daily lags)."""
-    # ~0.5 s import: only when used. No stubs or py.typed in scikit-learn.
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    series = np.concatenate((_model_space(problem), np.full(problem.horizon, np.nan)))
+    if problem.clear_sky_pv:
+        assert problem.ghi is not None
+        return pv_forecast.blend_forecast(problem.values, problem.ghi, problem.steps_per_day)
+    series = np.concatenate((problem.values, np.full(problem.horizon, np.nan)))
     rows = np.flatnonzero(np.isfinite(series[: problem.n]))
-    leaves, min_leaf = _GBM_TREES[problem.target]
-    regressor = HistGradientBoostingRegressor(
-        max_leaf_nodes=leaves,
-        min_samples_leaf=min_leaf,
-        categorical_features=None if problem.target == "pv" else [1, 2],  # weekday, day type
-        **_GBM_PARAMS,
-    )
-    regressor.fit(_features(problem, series, rows), series[rows])
+    features = _features(problem, series, rows)
+    regressor = (FitCache() if cache is None else cache).fitted(problem.target, features, series[rows])
     for first in range(problem.n, problem.n + problem.horizon, problem.steps_per_day):
         block = np.arange(first, min(first + problem.steps_per_day, problem.n + problem.horizon))
         series[block] = regressor.predict(_features(problem, series, block))
@@ -521,10 +520,6 @@ def _gbm_forecast(problem: _Problem) -> FloatArray:
 def _from_model_space(problem: _Problem, predicted: FloatArray) -> FloatArray:
     if problem.target == "price":
         return predicted
-    if problem.clear_sky_pv:
-        assert problem.ghi is not None
-        result: FloatArray = np.clip(predicted, 0.0, None) * problem.ghi[problem.n :] / 1000.0
-        return result
     predicted = np.clip(predicted, 0.0, None)
     if problem.target == "pv":
         predicted[_night_steps(problem)] = 0.0
@@ -545,11 +540,11 @@ def _night_steps(problem: _Problem) -> npt.NDArray[np.bool_]:
 
 
 def _interval(
-    problem: _Problem, model: str, point: FloatArray, interval: float
+    problem: _Problem, model: str, point: FloatArray, interval: float, cache: FitCache | None
 ) -> tuple[FloatArray, FloatArray]:
     """Lower and upper bounds: point + residual quantiles * scale, containing the point, >= 0 unless
     a price, and 0 at night for PV."""
-    low_q, high_q = _residual_quantiles(_calibration_residuals(problem, model), interval)
+    low_q, high_q = _residual_quantiles(_calibration_residuals(problem, model, cache), interval)
     scale = problem.scale()[problem.n :]
     lower = np.minimum(point + low_q * scale, point)
     upper = np.maximum(point + high_q * scale, point)
@@ -562,7 +557,7 @@ def _interval(
     return lower, upper
 
 
-def _calibration_residuals(problem: _Problem, model: str) -> FloatArray:
+def _calibration_residuals(problem: _Problem, model: str, cache: FitCache | None) -> FloatArray:
     """Out-of-sample residuals (actual - predicted) divided by `problem.scale()` (see module docstring)."""
     scale = problem.scale()[: problem.n]
     if model == "seasonal_naive":
@@ -575,7 +570,7 @@ def _calibration_residuals(problem: _Problem, model: str) -> FloatArray:
         days = min(MAX_CALIBRATION_DAYS, max(1, problem.n // problem.steps_per_day // 4))
         cut = problem.n - days * problem.steps_per_day
         actual = problem.values[cut:]
-        predicted = _gbm_forecast(problem.truncated(cut))
+        predicted = _gbm_forecast(problem.truncated(cut), cache)
         usable = scale[cut:]
     keep = np.isfinite(actual) & np.isfinite(predicted)
     if problem.clear_sky_pv:
