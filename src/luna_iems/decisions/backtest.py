@@ -9,8 +9,8 @@ Incremental: the origins share one `FitCache`, so a model fitted on exactly the 
 The interval calibration of an origin is fitted on the history up to 7 days before it, which is the main
 fit of the origin 7 days earlier; 28 origins need 35 gradient-boosting fits instead of 56. Every
 forecast is still exactly the one `forecast()` gives on the cut history (tests/decisions/
-test_forecast_real.py checks this), and the PV-with-site model is a least-squares blend that fits in
-milliseconds.
+test_forecast_real.py checks this), and the PV-with-site model is a least-absolute-deviations blend
+that fits in milliseconds.
 
 Metrics (units of the series: kW or EUR/MWh):
 * MAE, RMSE: mean absolute error, root mean squared error.

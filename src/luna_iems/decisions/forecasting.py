@@ -23,9 +23,10 @@ Models
   - load also: the median of the same local step over the last 7 days and over the days of the same
     day type among the last 21, and absolute-error loss (the point forecast aims at the median: a
     real household's load is spiky).
-  - PV with a site: not boosting but `pv_forecast.blend_forecast`, a non-negative least-squares blend
-    of clear-sky-index predictors (28-day clear-sky envelope, 7-day mean index, yesterday's index)
-    times pvlib's Ineichen clear-sky GHI: exactly 0 at night, never negative. The name "gbm" stays
+  - PV with a site: not boosting but `pv_forecast.blend_forecast`, a non-negative blend fitted by least
+    absolute deviations of clear-sky-index predictors (28-day clear-sky envelope, 7-day mean index,
+    yesterday's index hourly and daily, a constant index) times pvlib's Ineichen clear-sky GHI: exactly
+    0 at night, never negative. The name "gbm" stays
     (the API's name of "the learned model"). Without a site: production itself from the step of the
     day and the previous day's mean, clipped at 0 and set to 0 at steps of the day that were 0 on
     every day of the last week (night).
