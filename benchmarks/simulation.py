@@ -5,7 +5,7 @@ In process, per database (a fresh, migrated one):
                     the same year in the same 92-day chunks `backfill_meters` uses; nothing is written
   backfill          `backfill_meters`: simulation + `write_readings` (one transaction per meter-quarter)
                     + `refresh_rollups` for the 10 meters at the end. The rollup share is timed by
-                    wrapping `timeseries.service.refresh_rollups` (the benchmark's instrumentation only)
+                    wrapping `rollup_service.refresh_rollups` (the benchmark's instrumentation only)
   pure simulation   the baseline again, last: drift
 Both first warm up on one day of one meter (imports, cached tables), so neither pays for them. The
 clear-sky cache (`energy.solar.clear_sky_grid`, an LRU cache per site and window that all meters share) is
@@ -63,7 +63,7 @@ def _timing(target: Callable[..., Any], spent: list[float]) -> Callable[..., Any
 def measure(database_url: str | None, meters: int) -> list[dict[str, Any]]:
     from luna_iems.energy.solar import clear_sky_grid
     from luna_iems.simulation import service as sim
-    from luna_iems.timeseries import service as timeseries_service
+    from luna_iems.timeseries import rollup_service
 
     start, end = datetime(YEAR, 1, 1, tzinfo=TZ), datetime(YEAR + 1, 1, 1, tzinfo=TZ)
     with tempfile.TemporaryDirectory(prefix="luna-bench-") as tmp:
@@ -81,15 +81,15 @@ def measure(database_url: str | None, meters: int) -> list[dict[str, Any]]:
             )
             pure_s, pure_rows = pure_simulation(config, specs, start, end)
             spent: list[float] = []
-            original = timeseries_service.refresh_rollups
-            timeseries_service.refresh_rollups = _timing(original, spent)
+            original = rollup_service.refresh_rollups
+            rollup_service.refresh_rollups = _timing(original, spent)
             try:
                 clear_sky_grid.cache_clear()
                 t0 = time.perf_counter()
                 result = sim.backfill_meters(deps=deps, ts_from=start, ts_to=end, meters=specs)
                 backfill_s = time.perf_counter() - t0
             finally:
-                timeseries_service.refresh_rollups = original
+                rollup_service.refresh_rollups = original
             repeat_s, _ = pure_simulation(config, specs, start, end)
         finally:
             container.close()

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from luna_iems.db.base import to_epoch_us
-from luna_iems.timeseries.rollups import RollupRows, compute_rollups, local_day_start_us, sample_durations_us
+from luna_iems.timeseries.rollups import (
+    RollupRows,
+    compute_rollups,
+    local_day_start_us,
+    sample_durations_us,
+    split_at_edges,
+)
 from tests.timeseries.factories import utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -27,6 +33,7 @@ def _rollups(
     production: list[float] | None = None,
     voltage: list[float] | None = None,
     tz: ZoneInfo = BERLIN,
+    step_us: int | None = None,
 ) -> dict[str, RollupRows]:
     n = len(consumption)
     result = compute_rollups(
@@ -35,6 +42,8 @@ def _rollups(
         np.array(production if production is not None else [np.nan] * n, dtype=np.float64),
         np.array(voltage if voltage is not None else [np.nan] * n, dtype=np.float64),
         tz=tz,
+        step_us=step_us,
+        declared=step_us is not None,
     )
     return {r.resolution: r for r in result}
 
@@ -154,10 +163,11 @@ def test_daily_key_follows_local_midnight_across_dst() -> None:
     ]
     ts = _us(*instants)
     assert local_day_start_us(ts, BERLIN).tolist() == _us(*expected_days).tolist()
-    daily = _rollups(ts, [1.0] * len(instants))["1d"]
+    # One-minute readings (declared), so that no reading reaches into the next day.
+    daily = _rollups(ts, [1.0] * len(instants), step_us=60 * US)["1d"]
     assert daily.ts_us.tolist() == _us(*dict.fromkeys(expected_days)).tolist()
     assert daily.samples.tolist() == [1, 2, 1, 1, 3, 1]
-    utc_days = _rollups(ts, [1.0] * len(instants), tz=ZoneInfo("UTC"))["1d"]
+    utc_days = _rollups(ts, [1.0] * len(instants), tz=ZoneInfo("UTC"), step_us=60 * US)["1d"]
     assert (
         utc_days.ts_us.tolist()
         == _us(utc(2026, 3, 28), utc(2026, 3, 29), utc(2026, 10, 24), utc(2026, 10, 25)).tolist()
@@ -170,3 +180,39 @@ def test_empty_input() -> None:
     assert sample_durations_us(empty).size == 0
     single = np.array([to_epoch_us(T0)], dtype=np.int64)
     assert sample_durations_us(single).tolist() == [900 * US]  # default step: a quarter-hour
+
+
+def test_an_hourly_reading_spreads_over_its_quarter_hours() -> None:
+    base = to_epoch_us(T0)
+    ts = base + np.arange(3, dtype=np.int64) * 3600 * US
+    q = _rollups(ts, [4.0, 8.0, 2.0])["15m"]
+    assert q.ts_us.tolist() == (base + np.arange(12) * 900 * US).tolist()
+    assert q.consumption_kwh.tolist() == [1.0] * 4 + [2.0] * 4 + [0.5] * 4
+    assert q.covered_s.tolist() == [900.0] * 12
+    assert q.samples.tolist() == [1, 0, 0, 0] * 3  # counted where it starts
+    assert q.consumption_kw_max.tolist() == [4.0] * 4 + [8.0] * 4 + [2.0] * 4
+
+
+def test_a_window_keeps_only_the_parts_inside_it() -> None:
+    base = to_epoch_us(T0)
+    ts = np.array([base - 1800 * US, base + 1800 * US], dtype=np.int64)  # hourly readings at :30
+    window = (base, base + 3600 * US)
+    result = compute_rollups(
+        ts, np.array([4.0, 8.0]), np.full(2, np.nan), np.full(2, np.nan), tz=BERLIN, step_us=3600 * US,
+        declared=True, window_us=window,
+    )  # fmt: skip
+    hour = {r.resolution: r for r in result}["1h"]
+    assert hour.ts_us.tolist() == [base]
+    assert hour.consumption_kwh.tolist() == [2.0 + 4.0]  # half of each reading
+    assert hour.samples.tolist() == [1]
+
+
+def test_split_at_edges_cuts_intervals_at_every_edge() -> None:
+    edges = np.array([0, 10, 20, 30], dtype=np.int64)
+    pieces = split_at_edges(
+        np.array([-5, 5, 25], dtype=np.int64), np.array([2, 25, 40], dtype=np.int64), edges
+    )
+    assert pieces.sample.tolist() == [0, 1, 1, 1, 2]
+    assert pieces.cell.tolist() == [0, 0, 1, 2, 2]
+    assert pieces.length_us.tolist() == [2, 5, 10, 5, 5]
+    assert pieces.first.tolist() == [False, True, False, False, True]

@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 from luna_iems.db.base import to_epoch_us
 from luna_iems.errors import InvalidInputError
 from luna_iems.timeseries import kpis as kpi_service
-from luna_iems.timeseries import repository as timeseries_repository
+from luna_iems.timeseries import rollup_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.models import Meter
 
 FloatArray = npt.NDArray[np.float64]
-QUARTER_H = 0.25
 STEP_MINUTES = (15, 60)
 
 
@@ -37,14 +36,15 @@ class Scope:
     lat: float | None
     lon: float | None
     single_meter: bool
+    site: str | None = None
 
 
 @dataclass(frozen=True)
 class EnergySeries:
     """Mean power per step over [start + i·step, start + (i+1)·step); NaN where no reading was stored.
 
-    For one meter, import/export are the meter's own grid flows; for a site they are the net of the
-    site's consumption and production per quarter-hour (the meters share one grid connection).
+    For one meter, import/export are the meter's own grid flows; for a site they are its meters netted
+    as one grid connection at the finest resolution they share (`timeseries.netting`).
     """
 
     start: datetime
@@ -74,6 +74,7 @@ def resolve_scope(*, session: Session, meter_id: str | None, site: str | None) -
         lat=None if located is None else located.lat,
         lon=None if located is None else located.lon,
         single_meter=meter_id is not None,
+        site=site if meter_id is None else None,
     )
 
 
@@ -125,29 +126,25 @@ def load_energy(
 ) -> EnergySeries:
     """Energy of the scope over [ts_from, ts_to) (aligned to quarter-hours) as mean kW per step."""
     check_step(step_minutes)
-    timeseries_service.refresh_rollups(session=session, meter_ids=scope.meter_ids)
+    rollup_service.refresh_rollups(session=session, meter_ids=scope.meter_ids)
     slots = _grid(ts_from, ts_to)
     columns = np.full((4, slots.size), np.nan)
-    rows = timeseries_repository.site_energy_15m(
-        session=session, meter_ids=scope.meter_ids, ts_from=ts_from, ts_to=ts_to
+    quarters = kpi_service.energy_15m(
+        session=session,
+        meter_id=scope.meter_ids[0] if scope.single_meter else None,
+        site=scope.site,
+        ts_from=ts_from,
+        ts_to=ts_to,
     )
-    index = {int(s): i for i, s in enumerate(slots)}
-    for row in rows:
-        i = index.get(to_epoch_us(row[0]))
-        covered_h = float(row[1] or 0.0) / 3600.0
-        if i is None or covered_h <= 0:
-            continue  # no valid reading in the quarter-hour: NaN, not 0 kW
-        # One meter: the mean over the covered part of the quarter-hour. A site: the sum of its meters'
-        # energy over the quarter-hour (covered_s adds up across meters, so it cannot be the divisor).
-        hours = covered_h if scope.single_meter else QUARTER_H
-        columns[:, i] = [float(v or 0.0) / hours for v in row[2:6]]
+    index = np.searchsorted(slots, quarters.slots_us)
+    on_grid = (index < slots.size) & (quarters.covered_h > 0)
+    on_grid[on_grid] &= slots[index[on_grid]] == quarters.slots_us[on_grid]
+    # Mean power over the covered part of each quarter-hour; no reading: NaN, not 0 kW.
+    for row, kwh in enumerate(
+        (quarters.consumption_kwh, quarters.production_kwh, quarters.import_kwh, quarters.export_kwh)
+    ):
+        columns[row, index[on_grid]] = quarters.mean_kw(kwh)[on_grid]
     consumption, production, imports, exports = columns
-    if not scope.single_meter:
-        net = consumption - production
-        imports, exports = (
-            np.where(np.isnan(net), np.nan, np.maximum(net, 0.0)),
-            np.where(np.isnan(net), np.nan, np.maximum(-net, 0.0)),
-        )
     return EnergySeries(
         start=ts_from,
         step_minutes=step_minutes,

@@ -23,6 +23,7 @@ from luna_iems.simulation.meters import SimulatedReadings, simulate_meter
 from luna_iems.simulation.prices import simulate_prices
 from luna_iems.simulation.schemas import BackfillResult, SimStatus
 from luna_iems.timeseries import repository as timeseries_repository
+from luna_iems.timeseries import rollup_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.deps import TimeseriesDeps
 from luna_iems.timeseries.ingest import retention_cutoff
@@ -136,7 +137,7 @@ def backfill_meters(
             cursor = end
     # Roll the new data up now, so the first query after a backfill does not pay for it.
     with deps.session_factory() as session:
-        timeseries_service.refresh_rollups(session=session, meter_ids=[m.meter_id for m in meters])
+        rollup_service.refresh_rollups(session=session, meter_ids=[m.meter_id for m in meters])
     return _result(started, rows, [m.meter_id for m in meters], ts_from, ts_to)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from luna_iems.scheduler import Scheduler
 from luna_iems.timeseries import repository as timeseries_repository
-from luna_iems.timeseries import service as timeseries_service
+from luna_iems.timeseries import rollup_service
 from luna_iems.timeseries.deps import TimeseriesDeps
 
 log = logging.getLogger("luna_iems.timeseries.jobs")
@@ -16,7 +16,7 @@ log = logging.getLogger("luna_iems.timeseries.jobs")
 def refresh_rollups(deps: TimeseriesDeps) -> int:
     """Recompute rollups for every range ingested since the last run; returns ranges done."""
     with deps.session_factory() as session:
-        return timeseries_service.refresh_rollups(session=session)
+        return rollup_service.refresh_rollups(session=session)
 
 
 def apply_retention(deps: TimeseriesDeps) -> int:

@@ -25,6 +25,8 @@ class Meter(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
     obis_map: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Seconds each reading stands for (a 1-hour meter: 3600); None = inferred from the readings' spacing.
+    interval_s: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -87,6 +89,39 @@ class ReadingRollup(Base):
     voltage_avg: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_reading_rollups_resolution_ts", "resolution", "ts"),)
+
+
+class SiteRollup(Base):
+    """A site's energy per UTC quarter-hour, its meters netted as one grid connection.
+
+    Import and export are netted across the site's meters at the finest resolution all of them have
+    (`netting_s`: a 1-minute load meter and a 1-minute PV meter net per minute; add an hourly meter and
+    they net per hour), then summed into the quarter-hour. `covered_s` adds up the meters' covered time.
+    """
+
+    __tablename__ = "site_rollups"
+
+    site: Mapped[str] = mapped_column(String(100), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    meters: Mapped[int] = mapped_column(Integer)
+    covered_s: Mapped[float] = mapped_column(Float)
+    netting_s: Mapped[float] = mapped_column(Float)
+    consumption_kwh: Mapped[float] = mapped_column(Float)
+    production_kwh: Mapped[float] = mapped_column(Float)
+    import_kwh: Mapped[float] = mapped_column(Float)
+    export_kwh: Mapped[float] = mapped_column(Float)
+
+
+class SiteRollupPending(Base):
+    """Time ranges of a site whose site rollups must be recomputed (a meter's rollups changed, or a
+    meter joined or left the site)."""
+
+    __tablename__ = "site_rollup_pending"
+
+    pending_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(100), index=True)
+    ts_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    ts_to: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RollupPending(Base):

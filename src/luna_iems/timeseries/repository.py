@@ -23,8 +23,11 @@ from luna_iems.timeseries.models import (
     Meter,
     ReadingRollup,
     RollupPending,
+    SiteRollup,
+    SiteRollupPending,
     SmartMeterReading,
 )
+from luna_iems.timeseries.netting import SiteRows
 from luna_iems.timeseries.rollups import RollupRows
 
 READING_COLUMNS = ("meter_id", "ts", "consumption_kw", "production_kw", "voltage", "quality")
@@ -80,6 +83,10 @@ def existing_meter_ids(*, session: Session, meter_ids: Sequence[str]) -> set[str
 
 def meters_of_site(*, session: Session, site: str) -> list[Meter]:
     return list(session.scalars(select(Meter).where(Meter.site == site).order_by(Meter.meter_id)))
+
+
+def sites_of_meters(*, session: Session, meter_ids: Sequence[str]) -> list[str]:
+    return sorted(session.scalars(select(Meter.site).where(Meter.meter_id.in_(meter_ids)).distinct()))
 
 
 def add_meter(*, session: Session, meter: Meter) -> Meter:
@@ -170,6 +177,48 @@ def reading_arrays(
     }
 
 
+def recent_timestamps_us(
+    *, session: Session, meter_id: str, before: datetime, n: int = 65
+) -> np.ndarray[Any, Any]:
+    """The meter's newest `n` reading timestamps at or before `before` (UTC microseconds, ascending);
+    the oldest ones when none is that early."""
+    dialect = session.get_bind().dialect.name
+    ts = epoch_us_column(SmartMeterReading.ts, dialect)
+    where = SmartMeterReading.meter_id == meter_id
+    values = session.scalars(
+        select(ts).where(where, SmartMeterReading.ts <= before).order_by(SmartMeterReading.ts.desc()).limit(n)
+    ).all()
+    if len(values) < 2:
+        values = session.scalars(select(ts).where(where).order_by(SmartMeterReading.ts).limit(n)).all()
+    return np.sort(np.array(values, dtype=np.int64))
+
+
+def reading_extent(
+    *, session: Session, meter_ids: Sequence[str], ts_from: datetime, ts_to: datetime
+) -> tuple[datetime, datetime] | None:
+    """First and last reading time of these meters within [ts_from, ts_to], or None."""
+    r = SmartMeterReading
+    low, high = session.execute(
+        select(func.min(r.ts), func.max(r.ts)).where(
+            r.meter_id.in_(meter_ids), r.ts >= ts_from, r.ts <= ts_to
+        )
+    ).one()
+    return None if low is None else (low, high)
+
+
+def rollup_extent(
+    *, session: Session, meter_ids: Sequence[str], ts_from: datetime, ts_to: datetime
+) -> tuple[datetime, datetime] | None:
+    """First and last quarter-hour rollup of these meters within [ts_from, ts_to), or None."""
+    r = ReadingRollup
+    low, high = session.execute(
+        select(func.min(r.ts), func.max(r.ts)).where(
+            r.meter_id.in_(meter_ids), r.resolution == "15m", r.ts >= ts_from, r.ts < ts_to
+        )
+    ).one()
+    return None if low is None else (low, high)
+
+
 def delete_readings_before(*, session: Session, cutoff: datetime) -> int:
     result = session.execute(delete(SmartMeterReading).where(SmartMeterReading.ts < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -193,6 +242,76 @@ def pending_ranges(*, session: Session, meter_ids: Sequence[str] | None = None) 
 def delete_pending(*, session: Session, pending_ids: Sequence[int]) -> None:
     if pending_ids:
         session.execute(delete(RollupPending).where(RollupPending.pending_id.in_(pending_ids)))
+
+
+def add_site_pending(*, session: Session, ranges: Sequence[tuple[str, datetime, datetime]]) -> None:
+    if ranges:
+        session.execute(
+            insert(SiteRollupPending), [{"site": s, "ts_from": a, "ts_to": b} for s, a, b in ranges]
+        )
+
+
+def site_pending_ranges(*, session: Session, sites: Sequence[str] | None = None) -> list[SiteRollupPending]:
+    query = select(SiteRollupPending).order_by(SiteRollupPending.pending_id)
+    if sites is not None:
+        query = query.where(SiteRollupPending.site.in_(sites))
+    return list(session.scalars(query))
+
+
+def delete_site_pending(*, session: Session, pending_ids: Sequence[int]) -> None:
+    if pending_ids:
+        session.execute(delete(SiteRollupPending).where(SiteRollupPending.pending_id.in_(pending_ids)))
+
+
+def replace_site_rollups(
+    *, session: Session, site: str, ts_from: datetime, ts_to: datetime, rows: Sequence[SiteRows]
+) -> None:
+    """Delete the site's rollups in [ts_from, ts_to) and write `rows` (all inside that span, no
+    quarter-hour twice)."""
+    session.execute(
+        delete(SiteRollup).where(SiteRollup.site == site, SiteRollup.ts >= ts_from, SiteRollup.ts < ts_to)
+    )
+    names = ("ts_us", "meters", "covered_s", "consumption_kwh", "production_kwh", "import_kwh", "export_kwh")
+    values: list[tuple[Any, ...]] = []
+    for part in rows:
+        columns = [getattr(part, name).tolist() for name in names]
+        values += [(site, *row, part.netting_s) for row in zip(*columns, strict=True)]
+    upsert_rows(
+        session.connection(),
+        SiteRollup.__table__,  # type: ignore[arg-type]
+        columns=(
+            "site",
+            "ts",
+            "meters",
+            "covered_s",
+            "consumption_kwh",
+            "production_kwh",
+            "import_kwh",
+            "export_kwh",
+            "netting_s",
+        ),
+        key=("site", "ts"),
+        rows=values,
+        epoch_us=True,
+    )
+
+
+def site_rollups_15m(*, session: Session, site: str, ts_from: datetime, ts_to: datetime) -> list[Any]:
+    """The site's quarter-hours in [ts_from, ts_to): (ts in UTC microseconds, covered_s, consumption_kwh,
+    production_kwh, import_kwh, export_kwh, meters, netting_s), netted across its meters (`SiteRollup`)."""
+    s = SiteRollup
+    ts = epoch_us_column(s.ts, session.get_bind().dialect.name)
+    columns = (
+        s.covered_s,
+        s.consumption_kwh,
+        s.production_kwh,
+        s.import_kwh,
+        s.export_kwh,
+        s.meters,
+        s.netting_s,
+    )
+    query = select(ts, *columns).where(s.site == site, s.ts >= ts_from, s.ts < ts_to).order_by(s.ts)
+    return list(session.execute(query).all())
 
 
 def replace_rollups(
@@ -370,6 +489,25 @@ def list_prices(
         .order_by(MarketPrice.ts)
     )
     return session.scalars(query).all()
+
+
+def price_arrays(
+    *, session: Session, market: str, product: str, ts_from: datetime, ts_to: datetime
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Prices in [ts_from, ts_to) as (UTC microseconds, EUR/MWh) arrays: plain columns, no ORM objects."""
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(
+        select(epoch_us_column(MarketPrice.ts, dialect), MarketPrice.price_eur_mwh)
+        .where(
+            MarketPrice.market == market,
+            MarketPrice.product == product,
+            MarketPrice.ts >= ts_from,
+            MarketPrice.ts < ts_to,
+        )
+        .order_by(MarketPrice.ts)
+    ).all()
+    ts_us = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    return ts_us, np.array([float(r[1]) for r in rows], dtype=np.float64)
 
 
 def bucketed_prices(

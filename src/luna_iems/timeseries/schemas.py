@@ -107,6 +107,12 @@ class ReadingQuality(StrEnum):
     SUSPECT = "suspect"
 
 
+INTERVAL_DOC = (
+    "Seconds each reading stands for (mean power over [ts, ts + interval_s)), e.g. 3600 for an hourly "
+    "meter; null: inferred from the spacing of the meter's readings"
+)
+
+
 class MeterBase(BaseModel):
     site: str = Field(default="default", min_length=1, max_length=100)
     kind: MeterKind = MeterKind.CONSUMPTION
@@ -117,6 +123,7 @@ class MeterBase(BaseModel):
         default_factory=dict,
         description="OBIS code -> reading field, e.g. {'1-0:1.7.0': 'consumption_kw'}; empty: standard",
     )
+    interval_s: int | None = Field(strict=True, default=None, ge=1, le=86_400, description=INTERVAL_DOC)
 
 
 class MeterCreate(MeterBase):
@@ -144,6 +151,9 @@ class MeterUpdate(BaseModel):
     lon: Annotated[float, Field(strict=True, ge=-180, le=180)] | None = None
     timezone: TimeZoneName | None = _NO_NULL
     obis_map: ObisMap | None = _NO_NULL
+    interval_s: Annotated[int, Field(strict=True, ge=1, le=86_400)] | None = Field(
+        default=None, description=INTERVAL_DOC
+    )
 
 
 class MeterRead(MeterBase):
@@ -328,7 +338,12 @@ class Kpis(BaseModel):
     ts_from: datetime
     ts_to: datetime
     hours: float
-    coverage: float = Field(description="Share of the period covered by readings")
+    coverage: float = Field(description="Share of the period covered by readings (per meter, averaged)")
+    netting_s: float | None = Field(
+        default=None,
+        description="A site: the resolution (s) its meters were netted at for import and export — the "
+        "finest all of them have; null for one meter (netted per reading)",
+    )
     consumption_kwh: float
     production_kwh: float
     import_kwh: float

@@ -22,7 +22,7 @@ from luna_iems.errors import InvalidInputError, NotFoundError
 from luna_iems.timeseries import repository
 from luna_iems.timeseries.models import DataQuality, IngestBatch, Meter
 from luna_iems.timeseries.quality import SeriesQualityReport, assess_batch
-from luna_iems.timeseries.rollups import compute_rollups
+from luna_iems.timeseries.rollup_service import mark_site_changed, refresh_rollups
 from luna_iems.timeseries.schemas import (
     EARLIEST,
     LATEST,
@@ -97,20 +97,26 @@ def list_meters(
 
 def update_meter(*, session: Session, meter_id: str, meter_in: MeterUpdate) -> MeterRead:
     meter = get_meter(session=session, meter_id=meter_id)
+    old_site = meter.site
     for field, value in meter_in.model_dump(exclude_unset=True, mode="json").items():
         if value is None and field in {"site", "kind", "timezone", "obis_map"}:
             raise InvalidInputError(f"{field} cannot be null", details={"field": field})
         setattr(meter, field, value)
-    if "timezone" in meter_in.model_fields_set:
-        # Daily rollups follow the meter's local day: recompute them all.
+    if meter_in.model_fields_set & {"timezone", "interval_s", "site"}:
+        # Daily rollups follow the meter's local day, every rollup its reading interval, and the
+        # site rollups its site: recompute them all (the new site's follow from the meter's).
         _mark_all_pending(session=session, meter_id=meter_id)
+    if meter.site != old_site:
+        mark_site_changed(session=session, site=old_site)
     session.commit()
     return MeterRead.model_validate(meter)
 
 
 def delete_meter(*, session: Session, meter_id: str) -> None:
-    """Delete a meter with its readings and rollups."""
-    repository.delete_meter(session=session, meter=get_meter(session=session, meter_id=meter_id))
+    """Delete a meter with its readings and rollups; its site's rollups are recomputed without it."""
+    meter = get_meter(session=session, meter_id=meter_id)
+    mark_site_changed(session=session, site=meter.site)
+    repository.delete_meter(session=session, meter=meter)
     session.commit()
 
 
@@ -353,70 +359,6 @@ def _sq(report: SeriesQualityReport) -> SeriesQuality:
 def list_quality(*, session: Session, series: str | None, limit: int) -> QualityList:
     rows = repository.list_quality(session=session, series=series, limit=limit)
     return QualityList(items=[QualityRecord.model_validate(r) for r in rows])
-
-
-# --- rollups --------------------------------------------------------------------------------
-def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None) -> int:
-    """Recompute the rollups of every pending range (optionally only these meters); returns ranges done.
-
-    A range is widened to whole local days of the meter, since the daily rollup covers local days.
-    """
-    pending = repository.pending_ranges(session=session, meter_ids=meter_ids)
-    if not pending:
-        return 0
-    by_meter: dict[str, list[tuple[datetime, datetime]]] = {}
-    for p in pending:
-        by_meter.setdefault(p.meter_id, []).append((p.ts_from, p.ts_to))
-    for meter_id, spans in by_meter.items():
-        meter = repository.get_meter(session=session, meter_id=meter_id)
-        if meter is None:
-            continue
-        tz = ZoneInfo(meter.timezone)
-        for start, end in _merge(spans):
-            day_start = _local_midnight(start, tz)
-            day_end = _local_midnight(min(end, datetime(9998, 1, 1, tzinfo=UTC)) + timedelta(days=1), tz)
-            # Whole UTC hours around the local days: a zone with a half-hour offset splits an hour
-            # at local midnight, and that hour must be recomputed from both days' samples.
-            hour_start, hour_end = (
-                _floor_hour(day_start),
-                _floor_hour(day_end + timedelta(minutes=59, seconds=59)),
-            )
-            raw = repository.reading_arrays(
-                session=session, meter_id=meter_id, ts_from=hour_start, ts_to=hour_end
-            )
-            rollups = compute_rollups(
-                raw["ts_us"], raw["consumption_kw"], raw["production_kw"], raw["voltage"], tz=tz
-            )
-            spans_by_resolution = {
-                "15m": (hour_start, hour_end),
-                "1h": (hour_start, hour_end),
-                "1d": (day_start, day_end),
-            }
-            repository.replace_rollups(
-                session=session, meter_id=meter_id, spans=spans_by_resolution, rollups=rollups
-            )
-    repository.delete_pending(session=session, pending_ids=[p.pending_id for p in pending])
-    session.commit()
-    return len(pending)
-
-
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1] + timedelta(days=1):
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _floor_hour(instant: datetime) -> datetime:
-    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _local_midnight(instant: datetime, tz: ZoneInfo) -> datetime:
-    local = instant.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
-    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 # --- queries --------------------------------------------------------------------------------
