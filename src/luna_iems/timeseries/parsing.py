@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -122,10 +123,11 @@ def parse_csv(body: bytes, *, columns: tuple[str, ...], required: tuple[str, ...
         raise InvalidInputError(f"CSV is not UTF-8: {exc}", details={"field": "body"}) from None
 
 
-def _read_csv(
-    reader: csv.DictReader[str], *, columns: tuple[str, ...], required: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    header = [h.strip() for h in (reader.fieldnames or [])]
+def check_csv_header(
+    fieldnames: Sequence[str] | None, *, columns: tuple[str, ...], required: tuple[str, ...]
+) -> list[str]:
+    """The header's column names (stripped), or a 422 naming the missing and unknown columns."""
+    header = [h.strip() for h in (fieldnames or [])]
     missing = [c for c in required if c not in header]
     unknown = [c for c in header if c not in columns]
     if missing or unknown:
@@ -136,6 +138,13 @@ def _read_csv(
             + (f"unknown: {', '.join(unknown)}" if unknown else ""),
             details={"missing": missing, "unknown": unknown},
         )
+    return header
+
+
+def _read_csv(
+    reader: csv.DictReader[str], *, columns: tuple[str, ...], required: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    header = check_csv_header(reader.fieldnames, columns=columns, required=required)
     reader.fieldnames = header
     rows: list[dict[str, Any]] = []
     for number, row in enumerate(reader, start=1):
