@@ -307,3 +307,13 @@ def test_a_key_written_after_the_check_falls_back_to_the_upsert(
         stored = _stored(session)
     assert len(stored) == 60
     assert sorted(r[2] for r in stored) == [100.0 + i for i in range(60)]
+
+
+def test_a_cell_over_the_csv_field_limit_is_a_422_naming_the_row(client: TestClient) -> None:
+    # The csv module refuses fields over 131,072 characters; that used to escape as a 500.
+    huge = '"' + "x" * 200_000 + '"'
+    body = _csv([*_quarters("m1", 2), ("m1", "2026-01-01T01:00:00Z", huge, "", "")])
+    response = _post_csv(client, body, create_meters=True)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"]["row"] == 3 and "row 3" in error["message"]

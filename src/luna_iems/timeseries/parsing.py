@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -144,10 +144,15 @@ def check_csv_header(
 def _read_csv(
     reader: csv.DictReader[str], *, columns: tuple[str, ...], required: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    header = check_csv_header(reader.fieldnames, columns=columns, required=required)
+    try:
+        header = check_csv_header(reader.fieldnames, columns=columns, required=required)
+    except csv.Error as exc:  # e.g. a header cell longer than csv.field_size_limit()
+        raise InvalidInputError(
+            f"CSV header unreadable: {exc}", details={"field": "body", "row": 0}
+        ) from None
     reader.fieldnames = header
     rows: list[dict[str, Any]] = []
-    for number, row in enumerate(reader, start=1):
+    for number, row in enumerate(_rows_or_422(reader), start=1):
         if number > MAX_BATCH_ROWS:
             raise PayloadTooLargeError(
                 f"the CSV has more than {MAX_BATCH_ROWS} rows (the limit per request): split it; "
@@ -161,6 +166,24 @@ def _read_csv(
             raise _cell_count_error(number, "fewer", len(header), present)
         rows.append({k: (v.strip() or None) for k, v in row.items()})
     return rows
+
+
+def _rows_or_422(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, Any]]:
+    """The reader's rows; a row the csv module cannot read (a cell over its field size limit of
+    131,072 characters) is a 422 naming the row, not a 500."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InvalidInputError(
+                f"batch rejected, nothing was written: CSV row {number} unreadable: {exc}",
+                details={"field": "body", "row": number},
+            ) from None
+        yield row
 
 
 def _cell_count_error(row: int, which: str, expected: int, got: int) -> InvalidInputError:

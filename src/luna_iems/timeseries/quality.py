@@ -84,10 +84,16 @@ def assess_batch(
     ts_us: npt.NDArray[np.int64],
     values: npt.NDArray[np.float64],
     flagged_missing: npt.NDArray[np.bool_],
+    groups: tuple[npt.NDArray[np.str_], npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None,
 ) -> list[SeriesQualityReport]:
-    """Quality per series of a batch (arrays aligned by row, rows in arrival order)."""
+    """Quality per series of a batch (arrays aligned by row, rows in arrival order), series in order of
+    first appearance. `groups`: `np.unique(series, return_index=True, return_inverse=True)` when the
+    caller has it already."""
+    names, first, codes = groups or np.unique(series, return_index=True, return_inverse=True)
+    order = np.argsort(codes, kind="stable")  # rows grouped by series, arrival order kept inside
+    bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=names.size))]
     reports = []
-    for name in dict.fromkeys(series.tolist()):  # series in order of first appearance
-        mask = series == name
-        reports.append(assess_series(str(name), ts_us[mask], values[mask], flagged_missing[mask]))
+    for code in np.argsort(first):
+        rows = order[bounds[code] : bounds[code + 1]]
+        reports.append(assess_series(str(names[code]), ts_us[rows], values[rows], flagged_missing[rows]))
     return reports

@@ -178,6 +178,17 @@ def _dedupe_last(keys: Sequence[object]) -> list[int]:
     return sorted(last.values())
 
 
+def _last_of_each_key(
+    codes: np.ndarray[Any, Any], ts_us: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any] | None:
+    """Row indices (ascending) of the last row of each (meter, ts) key, or None when no key repeats."""
+    order = np.lexsort((np.arange(ts_us.size), ts_us, codes))
+    same_as_next = (codes[order][1:] == codes[order][:-1]) & (ts_us[order][1:] == ts_us[order][:-1])
+    if not same_as_next.any():
+        return None
+    return np.sort(order[np.r_[~same_as_next, True]])
+
+
 def ingest_readings(
     *,
     session: Session,
@@ -236,25 +247,37 @@ def write_readings(
     The shared write path of every source: quality report, in-batch dedupe (last row wins), upsert,
     pending rollup ranges and the batch record, all in one transaction.
     """
-    distinct = list(dict.fromkeys(meter_ids.tolist()))
+    names, first, codes = np.unique(meter_ids, return_index=True, return_inverse=True)
+    distinct = [str(names[c]) for c in np.argsort(first)]  # in order of first appearance
     ts_min, ts_max = from_epoch_us(int(ts_us.min())), from_epoch_us(int(ts_us.max()))
     _check_retention(ts_min, retention_cutoff)
     created = _ensure_meters(session=session, meter_ids=distinct, create=create_meters)
-    reports = assess_batch(meter_ids, ts_us, consumption_kw, quality == ReadingQuality.MISSING.value)
-    keep = _dedupe_last(list(zip(meter_ids.tolist(), ts_us.tolist(), strict=True)))
-    ids, stamps, qual = meter_ids.tolist(), ts_us.tolist(), quality.tolist()
-    cons, prod, volt = (_nullable(a) for a in (consumption_kw, production_kw, voltage))
-    if len(keep) == len(ids):
-        values = list(zip(ids, stamps, cons, prod, volt, qual, strict=True))
-    else:
-        values = [(ids[i], stamps[i], cons[i], prod[i], volt[i], qual[i]) for i in keep]
+    missing = quality == ReadingQuality.MISSING.value
+    reports = assess_batch(meter_ids, ts_us, consumption_kw, missing, groups=(names, first, codes))
+    keep = _last_of_each_key(codes, ts_us)
+    columns = [meter_ids, ts_us, consumption_kw, production_kw, voltage, quality]
+    if keep is not None:
+        columns = [c[keep] for c in columns]
+    ids, stamps, cons, prod, volt, qual = columns
+    values = list(
+        zip(
+            ids.tolist(),
+            stamps.tolist(),
+            *(_nullable(a) for a in (cons, prod, volt)),
+            qual.tolist(),
+            strict=True,
+        )
+    )
     before = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
     repository.upsert_readings(session=session, rows=values)
     after = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
-    ranges = []
-    for meter_id in distinct:
-        own = ts_us[meter_ids == meter_id] if len(distinct) > 1 else ts_us
-        ranges.append((meter_id, from_epoch_us(int(own.min())), from_epoch_us(int(own.max()))))
+    low = np.full(names.size, np.iinfo(np.int64).max)
+    high = np.full(names.size, np.iinfo(np.int64).min)
+    np.minimum.at(low, codes, ts_us)
+    np.maximum.at(high, codes, ts_us)
+    ranges = [
+        (str(names[c]), from_epoch_us(int(low[c])), from_epoch_us(int(high[c]))) for c in np.argsort(first)
+    ]
     repository.add_pending(session=session, ranges=ranges)
     return _finish_batch(
         session=session,
