@@ -251,9 +251,8 @@ def test_section_field_and_heading_prefix(msbg_chunks: list[Chunk]) -> None:
     first = next(c for c in msbg_chunks if "Dieses Gesetz trifft Regelungen" in c.body)
     assert first.section == "§ 1"
     assert first.heading_path == (MSBG_TITLE, "Teil 1 - Allgemeine Bestimmungen", "§ 1 Anwendungsbereich")
-    assert (
-        first.text == f"{MSBG_TITLE} > Teil 1 - Allgemeine Bestimmungen > § 1 Anwendungsbereich: {first.body}"
-    )
+    # A section names its law by the title's short label, not the full title (chunking.document_label).
+    assert first.text == f"MessbG > Teil 1 - Allgemeine Bestimmungen > § 1 Anwendungsbereich: {first.body}"
     assert first.body.startswith("Dieses Gesetz trifft Regelungen")
 
     definitions = [c for c in msbg_chunks if c.heading_path[-1:] == ("§ 2 Begriffsbestimmungen",)]

@@ -264,6 +264,21 @@ def section_of(heading: str) -> str | None:
     return f"{m.group(1)} {number}"
 
 
+_TRAILING_LABEL = re.compile(r"\(([^()]{2,40})\)\s*$")
+LABEL_MIN_WORDS = 6
+
+
+def document_label(title: str) -> str:
+    """A long title's trailing parenthesised short name, else the title itself.
+
+    'Gesetz über die Elektrizitäts- und Gasversorgung (EnWG 2005)' -> 'EnWG 2005'.
+    """
+    match = _TRAILING_LABEL.search(title)
+    if match is None or len(title.split()) < LABEL_MIN_WORDS:
+        return title
+    return match.group(1).strip()
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One piece of a document to embed and index.
@@ -362,10 +377,15 @@ class _Chunker:
         """(prefix text, pieces of prefix + separator); shortened to at most MAX_PREFIX_SHARE."""
         if not self.prefix or not path:
             return "", 0
-        cached = self._prefix_cache.get(path)
+        key = path
+        cached = self._prefix_cache.get(key)
         if cached is not None:
             return cached
         limit = int(self.max_tokens * MAX_PREFIX_SHARE)
+        if len(path) > 1 and section_of(path[-1]) is not None:
+            # A statute's section: name the law by its short label ("EnWG 2005"), not its full title,
+            # so the budget goes to the section heading and its text (see `document_label`).
+            path = (document_label(path[0]), *path[1:])
         candidates = [list(path)]
         # Drop the outer middle headings first (keep the document title and the innermost heading),
         # then keep only the innermost heading.
@@ -390,7 +410,7 @@ class _Chunker:
                     hi = mid - 1
             text = " ".join([*words[:lo], "…"])
             result = (text, self.count(text + PREFIX_SEPARATOR.rstrip()))
-        self._prefix_cache[path] = result
+        self._prefix_cache[key] = result
         return result
 
     # -- pieces ---------------------------------------------------------------------------------

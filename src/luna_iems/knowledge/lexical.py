@@ -43,13 +43,16 @@ import threading
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 import Stemmer
+
+from luna_iems.knowledge.chunking import HEADING_SEPARATOR, PREFIX_SEPARATOR
+from luna_iems.knowledge.german import prefix_section_terms, query_section_terms, split_compound
 
 Language = Literal["de", "en"]
 LANGUAGES: tuple[Language, ...] = ("de", "en")
@@ -160,22 +163,66 @@ def analyze(text: str, language: Language) -> list[str]:
 
 
 def analyze_document(text: str, *, default: Language = "en") -> tuple[Language, list[str]]:
-    """(detected language, index terms) of a chunk to index; tokenises once for both."""
+    """(detected language, index terms) of a chunk to index; tokenises once for both.
+
+    A chunk whose heading prefix ends in a "§" heading also gets that section's term ("§20a", see
+    german.py), once.
+    """
     tokens = tokenize(text)
     language = _detect(tokens[:1000], text[:DETECTION_CHARS], default)
     stop = _STOP_WORDS[language]
-    return language, _stem([t for t in tokens if t not in stop], language)
+    sections = prefix_section_terms(
+        text, heading_separator=HEADING_SEPARATOR, prefix_separator=PREFIX_SEPARATOR
+    )
+    return language, _stem([t for t in tokens if t not in stop], language) + sections
 
 
 def analyze_query(text: str, language: Language | None = None) -> list[str]:
-    """Query terms. With no language: stems of both languages, stop words of both removed, deduplicated."""
+    """Query terms. With no language: stems of both languages, stop words of both removed, deduplicated.
+
+    Sections the query names ("§ 61", "Paragraph 14a") add their section terms (see german.py).
+    """
+    sections = query_section_terms(text)
     if language is not None:
-        return list(dict.fromkeys(analyze(text, language)))
+        return list(dict.fromkeys(analyze(text, language) + sections))
     tokens = [t for t in tokenize(text) if t not in _ALL_STOP_WORDS]
     terms: list[str] = []
     for lang in LANGUAGES:
         terms.extend(_stem(tokens, lang))
-    return list(dict.fromkeys(terms))
+    return list(dict.fromkeys(terms + sections))
+
+
+def stem_german(word: str) -> str:
+    """The German index term of one case-folded word (for compound parts)."""
+    return cast(str, _stemmer("de").stemWord(word))
+
+
+def compound_terms(text: str, *, df: Callable[[str], int]) -> list[str]:
+    """Index terms of the parts of the query's German compounds that the index does not know as a
+    whole ("netzentgeltbefreiung" -> "netzentgelt", "befreiung"); see german.split_compound.
+    `df` is the index's document frequency of a term."""
+    stemmer = _stemmer("de")
+    stems: dict[str, str] = {}
+    counts: dict[str, int] = {}
+
+    def stem(word: str) -> str:
+        if word not in stems:
+            stems[word] = cast(str, stemmer.stemWord(word))
+        return stems[word]
+
+    def frequency(term: str) -> int:
+        if term not in counts:
+            counts[term] = df(term)
+        return counts[term]
+
+    parts: list[str] = []
+    for token in dict.fromkeys(tokenize(text)):
+        if token in _ALL_STOP_WORDS or frequency(stem(token)) > 0:
+            continue
+        if frequency(_stem([token], "en")[0]) > 0:
+            continue
+        parts.extend(split_compound(token, stem=stem, df=frequency))
+    return list(dict.fromkeys(parts))
 
 
 def to_term_counts(terms: Iterable[str]) -> dict[str, int]:
@@ -393,6 +440,21 @@ class LexicalIndex:
                 slots=len(self._doc_ids),
                 tombstones=self._tombstones,
             )
+
+    def docs_with(self, term: str) -> list[str]:
+        """Ids of the live documents containing `term`, in slot order."""
+        with self._lock:
+            p = self._postings.get(term)
+            if p is None:
+                return []
+            ids = (self._doc_ids[s] for s in p.arrays()[0].tolist())
+            return [doc_id for doc_id in ids if doc_id is not None]
+
+    def df(self, term: str) -> int:
+        """Live documents containing `term` (0 if none)."""
+        with self._lock:
+            p = self._postings.get(term)
+            return self._df(p) if p else 0
 
     def idf(self, term: str) -> float:
         with self._lock:

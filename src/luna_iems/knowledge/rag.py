@@ -23,6 +23,7 @@ import numpy as np
 from luna_iems.errors import BackendUnavailableError, NotFoundError
 from luna_iems.knowledge import repository
 from luna_iems.knowledge.deps import KnowledgeDeps
+from luna_iems.knowledge.german import heading_section_terms, query_section_terms
 from luna_iems.knowledge.lexical import detect_language
 from luna_iems.knowledge.models import Conversation, ConversationTurn
 from luna_iems.knowledge.retrieval import search
@@ -76,13 +77,31 @@ def _template() -> Template:
     return Template(text)
 
 
-def _relevant(hit: SearchHit, threshold: float) -> bool:
-    """Dense similarity decides; a lexical match lowers the bar a little (exact terms, e.g. § numbers)."""
-    if hit.dense_score is None:
+def _relevant(hit: SearchHit, threshold: float, sections: set[str], *, dense: float | None = None) -> bool:
+    """Dense similarity decides (`dense`, else the hit's own score); a lexical match lowers the bar a
+    little (exact terms, e.g. § numbers).
+    A chunk of a section the question names ("§ 61") is relevant whatever its dense score: the
+    English embedding model often misses German sections that BM25 finds by their number."""
+    if hit.section and sections and sections & set(heading_section_terms(hit.section)):
+        return True
+    score = hit.dense_score if dense is None else dense
+    if score is None:
         return False
-    return hit.dense_score >= threshold or (
-        hit.lexical_rank is not None and hit.dense_score >= threshold - 0.1
-    )
+    return score >= threshold or (hit.lexical_rank is not None and score >= threshold - 0.1)
+
+
+def _dense_scores(deps: KnowledgeDeps, hits: list[SearchHit], query_vector: list[float]) -> dict[str, float]:
+    """Give hits that only BM25 found (no dense score) their cosine similarity to the query, so that
+    relevance is judged the same way for every hit: German questions are often answered best by a
+    chunk the English model did not rank in its top candidates, and it must not drop out of the
+    citations for that alone."""
+    scores = {str(h.chunk_id): h.dense_score for h in hits if h.dense_score is not None}
+    missing = [h for h in hits if h.dense_score is None]
+    if missing:
+        vectors = np.asarray(deps.embedder.embed([h.text for h in missing], kind="passage"))
+        for hit, score in zip(missing, (vectors @ np.asarray(query_vector)).tolist(), strict=True):
+            scores[str(hit.chunk_id)] = float(score)
+    return scores
 
 
 def prepare(deps: KnowledgeDeps, ask: AskIn, *, key_id: uuid.UUID | None) -> Prepared:
@@ -103,8 +122,21 @@ def prepare(deps: KnowledgeDeps, ask: AskIn, *, key_id: uuid.UUID | None) -> Pre
         conversation = ask.conversation_id or uuid.uuid4()
     # A follow-up ("and for the weekend?") is retrieved together with the previous question.
     query = f"{history[-1].question} {ask.question}" if history else ask.question
-    result = search(deps=deps, query=query, top_k=ask.top_k or settings.rag_top_k, filters=ask.filters)
-    relevant_hits = [h for h in result.hits if _relevant(h, settings.rag_min_dense_score)]
+    query_vector = deps.embedder.embed([query], kind="query")[0]
+    result = search(
+        deps=deps,
+        query=query,
+        top_k=ask.top_k or settings.rag_top_k,
+        filters=ask.filters,
+        query_vector=query_vector,
+    )
+    dense = _dense_scores(deps, result.hits, query_vector)
+    sections = set(query_section_terms(ask.question))
+    relevant_hits = [
+        h
+        for h in result.hits
+        if _relevant(h, settings.rag_min_dense_score, sections, dense=dense.get(str(h.chunk_id)))
+    ]
     citations = [
         Citation(
             n=n,
@@ -176,6 +208,11 @@ def extractive_answer(deps: KnowledgeDeps, prepared: Prepared) -> str:
     vectors = np.asarray(deps.embedder.embed([prepared.question, *(c[2] for c in candidates)], kind="query"))
     scores = vectors[1:] @ vectors[0]
     top = [i for i in np.argsort(-scores)[:EXTRACTIVE_SENTENCES].tolist() if scores[i] >= scores.max() - 0.15]
+    # The answer cites the top-ranked source first: retrieval (hybrid, § aware) ranks sources better
+    # than sentence similarity does, so its best sentence leads even if another source's scores higher.
+    lead = [i for i, c in enumerate(candidates) if c[0] == prepared.citations[0].n]
+    if lead and not any(candidates[i][0] == prepared.citations[0].n for i in top):
+        top = [max(lead, key=lambda i: float(scores[i])), *top[: EXTRACTIVE_SENTENCES - 1]]
     best = sorted(top, key=lambda i: candidates[i][:2])
     quoted = " ".join(f"{candidates[i][2]} [{candidates[i][0]}]" for i in best)
     return f"{_TEXTS['extractive'][prepared.language]}\n\n{quoted}"

@@ -15,12 +15,16 @@ from typing import Literal
 
 from luna_iems.knowledge import repository
 from luna_iems.knowledge.deps import KnowledgeDeps
-from luna_iems.knowledge.lexical import analyze, analyze_query, detect_language
+from luna_iems.knowledge.german import query_section_terms
+from luna_iems.knowledge.index import KnowledgeIndex
+from luna_iems.knowledge.lexical import analyze, analyze_query, compound_terms, detect_language
 from luna_iems.knowledge.schemas import SearchFilters, SearchHit, SearchResult
 from luna_iems.ports import VectorFilter
 
 Mode = Literal["hybrid", "dense", "lexical"]
 SNIPPET_CHARS = 280
+SECTION_RANKING = True  # fuse the chunks of sections the query names as a third ranking
+MAX_SECTION_CHUNKS = 200
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ(0-9§])")
 
 
@@ -96,10 +100,22 @@ def search(
                 created_to=filters.created_to,
                 lead_only=filters.lead_only,
             )
-        for rank, (chunk_id, score) in enumerate(index.search(terms, top_k=depth, allowed=allowed), start=1):
+        if settings.split_compounds:
+            terms = list(dict.fromkeys(terms + compound_terms(query, df=index.lexical.df)))
+        lexical_hits = index.search(terms, top_k=depth, allowed=allowed)
+        for rank, (chunk_id, score) in enumerate(lexical_hits, start=1):
             entry = candidates.setdefault(chunk_id, _Candidate(chunk_id))
             entry.lexical_score, entry.lexical_rank = score, rank
             entry.fused += 1.0 / (settings.rrf_k + rank)
+        if SECTION_RANKING:
+            _fuse_sections(
+                candidates,
+                query=query,
+                index=index,
+                lexical_hits=lexical_hits,
+                allowed=allowed,
+                rrf_k=settings.rrf_k,
+            )
 
     # Ties (equal fused scores) go to the better dense, then lexical score: chunk ids are random UUIDs,
     # so ordering by id made identical runs differ.
@@ -111,6 +127,35 @@ def search(
     return SearchResult(
         query=query, mode=mode, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2)
     )
+
+
+def _fuse_sections(
+    candidates: dict[str, _Candidate],
+    *,
+    query: str,
+    index: KnowledgeIndex,
+    lexical_hits: list[tuple[str, float]],
+    allowed: set[str] | None,
+    rrf_k: int,
+) -> None:
+    """A third ranking for a query that names sections ("§ 61 EEG"): the chunks headed by them, in
+    lexical order (those BM25 did not rank follow in index order). It adds 1 / (k + rank) like the
+    other two, so a named section comes first unless both other rankings prefer something else."""
+    named = query_section_terms(query)
+    if not named:
+        return
+    members: set[str] = set()
+    for term in named:
+        members.update(index.lexical.docs_with(term))
+    if allowed is not None:
+        members &= allowed
+    if not members or len(members) > MAX_SECTION_CHUNKS:
+        return  # a number that heads many chunks (every law has a § 1) ranks through BM25 alone
+    order = [chunk_id for chunk_id, _ in lexical_hits if chunk_id in members]
+    order += sorted(members - set(order))
+    for rank, chunk_id in enumerate(order, start=1):
+        entry = candidates.setdefault(chunk_id, _Candidate(chunk_id))
+        entry.fused += 1.0 / (rrf_k + rank)
 
 
 def _resolve(

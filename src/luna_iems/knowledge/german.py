@@ -1,0 +1,118 @@
+"""German statute handling for retrieval: "§" references as index terms, and compound splitting.
+
+Section terms. A chunk of a statute carries its "§" heading in the heading prefix of its indexed text
+("EnWG 2005 > Teil 3 > § 20a Lieferantenwechsel: (1) Bei einem …", see chunking.py). The lexical
+analysis adds one reserved term per section number of that heading, "§20a". A query that names a
+section ("§ 20a", "§20a", "§§ 20 und 20a", "Paragraph 20a", "Paragraf 20a") gets the same term. The
+term contains "§", which tokenisation never produces, so it cannot collide with a word; it is rare
+(one section per law, a few laws), so BM25 gives it a high IDF and a query naming "§ 61" puts the
+chunks *headed* "§ 61" first, instead of every chunk that mentions "§ 61" in passing. A law named next
+to the number ("§ 61 EEG") is an ordinary query term and picks that law's § 61 among the others.
+
+Compound splitting. German writes compounds as one word ("Netzentgeltbefreiung",
+"Messstellenbetreiberwechsel"); the law text says "Befreiung von den Netzentgelten" or "Wechsel des
+Messstellenbetreibers", so the compound's stem is not in the index and BM25 finds nothing for it.
+`split_compound` splits a query word into parts whose stems *are* in the index vocabulary (Koehn and
+Knight 2003: among the splits into the fewest known parts, the one with the highest geometric mean of
+document frequencies; linking elements "s", "es", "n", "en", "e" between parts are allowed). The index
+vocabulary is the dictionary: it is the customer's own language, needs no word list in the package,
+and a part that is not in the index could not match anything anyway. Only query words whose own stem
+is unknown to the index are split, so words the documents use as written are left alone.
+
+Why no library: the maintained German splitters on PyPI either need Python 3.12 (charsplit-fst),
+are unmaintained since 2020 with their own frequency list (compound-split), or ship large
+dictionaries (hunspell-based); none knows the customer's vocabulary, which is what matters here.
+Stemming stays with PyStemmer's Snowball German (see lexical.py).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+
+SECTION_TERM_PREFIX = "§"
+MIN_COMPOUND_LENGTH = 10  # shorter words are rarely compounds of two known parts
+MIN_PART_LENGTH = 4  # "netz", "gas", … : 3-letter parts split too eagerly ("ein", "lei")
+MAX_PARTS = 3
+LINKING_ELEMENTS = ("", "s", "es", "n", "en", "e")
+
+# "§ 61", "§61", "§§ 46a bis 47", "§ 61 Abs. 2", "Paragraph 61", "Paragraf 61a", "Par. 61"
+_QUERY_SECTION = re.compile(
+    r"(?:§§?|\b[Pp]aragra(?:ph|f)(?:en)?\b|\b[Pp]ar\.)\s*"
+    r"(\d{1,4}[a-z]?\b(?:\s*(?:,|und|bis|-|\u2013|sowie|oder)\s*\d{1,4}[a-z]?\b)*)"
+)
+_NUMBER = re.compile(r"\d{1,4}[a-z]?\b")
+_HEADING_SECTION = re.compile(
+    r"^(?:\([^)]*\)\s*)?§§?\s*(\d{1,4}[a-z]?\b(?:\s*(?:bis|und|-|\u2013|,)\s*\d{1,4}[a-z]?\b)*)"
+)
+
+
+def section_term(number: str) -> str:
+    """The reserved index term of a section number: '61a' -> '§61a'."""
+    return f"{SECTION_TERM_PREFIX}{number.casefold()}"
+
+
+def query_section_terms(query: str) -> list[str]:
+    """Section terms of the sections a query names ("§ 61", "Paragraph 14a", "§§ 20 und 20a")."""
+    terms: list[str] = []
+    for match in _QUERY_SECTION.finditer(query):
+        terms.extend(section_term(n) for n in _NUMBER.findall(match.group(1)))
+    return list(dict.fromkeys(terms))
+
+
+def heading_section_terms(heading: str) -> list[str]:
+    """Section terms of a heading that *is* a section: '§ 20a Lieferantenwechsel' -> ['§20a']."""
+    match = _HEADING_SECTION.match(heading.strip())
+    if match is None:
+        return []
+    return [section_term(n) for n in _NUMBER.findall(match.group(1))]
+
+
+def prefix_section_terms(text: str, *, heading_separator: str, prefix_separator: str) -> list[str]:
+    """Section terms of the innermost heading of a chunk's heading prefix ("A > B > § 3 X: body").
+
+    A text without a heading prefix, or whose innermost heading is no section, gives none.
+    """
+    head, sep, _ = text.partition(prefix_separator)
+    if not sep or "\n" in head:
+        return []
+    innermost = head.rsplit(heading_separator, 1)[-1]
+    return heading_section_terms(innermost)
+
+
+def split_compound(word: str, *, stem: Callable[[str], str], df: Callable[[str], int]) -> list[str]:
+    """Stems of the parts of a German compound, or [] if it does not split into known parts.
+
+    `word` is case-folded; `stem` maps a part to its index term; `df` is that term's document
+    frequency in the index (0 = unknown). See the module docstring for the method.
+    """
+    if len(word) < MIN_COMPOUND_LENGTH or not word.isalpha():
+        return []
+    best: tuple[int, float, list[str]] | None = None
+    for parts in _segmentations(word, MAX_PARTS):
+        terms = [stem(p) for p in parts]
+        counts = [df(t) for t in terms]
+        if min(counts) == 0:
+            continue
+        score = math.exp(sum(math.log(c) for c in counts) / len(counts))
+        key = (-len(parts), score)
+        if best is None or key > best[:2]:
+            best = (key[0], key[1], terms)
+    return best[2] if best is not None else []
+
+
+def _segmentations(word: str, max_parts: int) -> Iterable[list[str]]:
+    """Every split of `word` into 2..max_parts parts of at least MIN_PART_LENGTH letters; a linking
+    element at the end of a non-final part is dropped from that part ("betriebs" -> "betrieb")."""
+    if max_parts < 2:
+        return
+    for cut in range(MIN_PART_LENGTH, len(word) - MIN_PART_LENGTH + 1):
+        head, tail = word[:cut], word[cut:]
+        heads = {head[: len(head) - len(link)] for link in LINKING_ELEMENTS if head.endswith(link)}
+        heads = {h for h in heads if len(h) >= MIN_PART_LENGTH}
+        rests: list[list[str]] = [[tail]]
+        rests.extend(_segmentations(tail, max_parts - 1))
+        for h in sorted(heads):
+            for rest in rests:
+                yield [h, *rest]
