@@ -24,7 +24,7 @@ COMPOSE_FILES := --env-file $(if $(wildcard .env),.env,.env.example) -f deploy/c
 PROFILES := $(if $(filter true,$(ENABLE_OBSERVABILITY)),--profile observability) \
             $(if $(filter true,$(ENABLE_MINIO)),--profile minio)
 
-.PHONY: help run test install install-dev lint fmt typecheck pytest bench openapi migrate seed preflight up down logs clean
+.PHONY: help run test install install-dev lint fmt typecheck pytest bench openapi migrate seed preflight up down logs clean web web-check web-optional screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -48,7 +48,32 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 install: $(VENV)/.installed  ## create .venv and install the service
 install-dev: $(VENV)/.installed-dev  ## … plus test and lint tools
 
-run: install  ## start the API on the embedded default (SQLite + embedded vectors under ./var)
+# The web app (frontend/): npm ci from the committed lock, then vite build + the bundle budget; a stamp
+# file in dist/ skips both while nothing under frontend/ changed. Never downloads browsers.
+WEB := frontend
+NPM ?= npm
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts -type f 2>/dev/null) \
+               $(wildcard $(WEB)/index.html $(WEB)/package.json $(WEB)/vite.config.ts $(WEB)/tsconfig.json)
+
+$(WEB)/node_modules/.installed: $(WEB)/package-lock.json $(WEB)/package.json
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB)/dist/.built: $(WEB)/node_modules/.installed $(WEB_SOURCES)
+	cd $(WEB) && $(NPM) run build
+	@touch $@
+
+web: $(WEB)/dist/.built  ## build the web app when its sources changed (npm ci, vite build, bundle budget)
+
+web-optional:
+	@if command -v $(NPM) >/dev/null; then $(MAKE) --no-print-directory web; \
+	else echo "npm not found: the web app is not built; the API runs without it (see frontend/README.md)"; fi
+
+web-check: $(WEB)/node_modules/.installed  ## web app: eslint, tsc --noEmit, API types vs openapi.json, vitest
+	cd $(WEB) && $(NPM) run --silent lint && $(NPM) run --silent typecheck && $(NPM) run --silent check:api && $(NPM) test
+
+run: install web-optional  ## build the web app if needed, then start the API and the UI on http://localhost:8001/
 	$(LUNA) db upgrade
 	$(LUNA) serve
 
@@ -67,7 +92,11 @@ typecheck: install-dev  ## mypy strict on src/
 pytest: install-dev  ## the test suite only (SQLite and a PostgreSQL the suite starts itself)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest  ## the whole suite: lint, types, tests
+# pytest includes tests/e2e/test_web_ui.py: Playwright + Debian's Chromium against a real `luna serve`.
+test: lint typecheck web-check web pytest  ## the whole suite: lint, types, web checks, tests (incl. the browser test)
+
+screenshots: install-dev web  ## refresh docs/screenshots/ (every page, dark and light) with the browser test
+	LUNA_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/e2e/test_web_ui.py -q
 
 bench: install-dev  ## benchmarks; results go to benchmarks/results/ and BENCHMARKS.md
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
@@ -94,4 +123,4 @@ logs:  ## follow the compose stack's logs
 	$(COMPOSE) $(COMPOSE_FILES) $(PROFILES) logs -f --tail=200
 
 clean:  ## remove caches (keeps .venv and ./var)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache benchmarks/results
+	rm -rf .pytest_cache .mypy_cache .ruff_cache benchmarks/results $(WEB)/test-results

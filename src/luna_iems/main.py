@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from luna_iems import __version__
 from luna_iems.admin import jobs as admin_jobs
 from luna_iems.admin import service as admin_service
+from luna_iems.admin.router import auth_router
 from luna_iems.admin.router import router as admin_router
 from luna_iems.admin.schemas import ApiKeyCreated
 from luna_iems.api_docs import DocumentedAPI
@@ -41,6 +42,8 @@ from luna_iems.simulation.router import router as simulation_router
 from luna_iems.timeseries import jobs as timeseries_jobs
 from luna_iems.timeseries.mqtt import MqttSubscriber
 from luna_iems.timeseries.router import router as timeseries_router
+from luna_iems.web.docs import install_api_docs
+from luna_iems.web.static import WebAppRoute
 
 log = logging.getLogger("luna_iems")
 
@@ -73,9 +76,15 @@ def print_welcome(settings: Settings, created: ApiKeyCreated | None, seeded: str
     """The first thing a person sees: where the API lives and, once, the admin key."""
     host = "localhost" if settings.api_host in {"0.0.0.0", "127.0.0.1", "::"} else settings.api_host  # noqa: S104
     base = f"http://{host}:{settings.api_port}"
+    web = (
+        f"{base}/"
+        if (settings.resolved_web_dir / "index.html").is_file()
+        else f"{base}/ (not built: `make web`)"
+    )
     lines = [
         "",
         f"  Luna-IEMS {__version__} is starting on {base}",
+        f"  Web app:    {web}",
         f"  API docs:   {base}/docs",
         f"  Readiness:  {base}/health/ready",
     ]
@@ -146,6 +155,32 @@ def register_jobs(scheduler: Scheduler, container: Container) -> None:
     admin_jobs.register(scheduler, container.admin_deps)
 
 
+def include_routes(app: FastAPI, settings: Settings) -> None:
+    """The API's routers, the self-hosted API docs, and last the web app (it answers only the paths
+    that no API route owns)."""
+    routers = (
+        ops_public_router,
+        ops_router,
+        timeseries_router,
+        simulation_router,
+        knowledge_router,
+        decisions_router,
+        admin_router,
+        auth_router,
+    )
+    for router in routers:
+        app.include_router(router)
+    install_api_docs(app, web_dir=settings.resolved_web_dir)
+    app.router.routes.append(WebAppRoute(web_dir=settings.resolved_web_dir, api_paths=lambda: api_paths(app)))
+
+
+def api_paths(app: FastAPI) -> list[str]:
+    """Every path the API serves: those of its OpenAPI document (every API route is in it) and the
+    top-level ones outside it (/docs, /redoc, /openapi.json)."""
+    top_level = [path for route in app.router.routes if isinstance(path := getattr(route, "path", None), str)]
+    return [*app.openapi().get("paths", {}), *top_level]
+
+
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else get_settings())
     metrics = Metrics()
@@ -191,6 +226,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         summary="Self-hosted Intelligent Energy Management System: energy data, knowledge, decisions.",
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        # Our own /docs and /redoc (web.docs): FastAPI's load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # Innermost (add_middleware wraps outside it): the NUL check reads bodies through the size
         # limit, and its 422s get request ids, metrics and audit rows.
         middleware=[Middleware(NulGuardMiddleware)],
@@ -212,13 +250,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         audit=audit,
         anonymous_audit_per_minute=settings.audit_anonymous_per_minute,
     )
-    app.include_router(ops_public_router)
-    app.include_router(ops_router)
-    app.include_router(timeseries_router)
-    app.include_router(simulation_router)
-    app.include_router(knowledge_router)
-    app.include_router(decisions_router)
-    app.include_router(admin_router)
+    include_routes(app, settings)
     return app
 
 

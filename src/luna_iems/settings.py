@@ -20,6 +20,8 @@ DEV_GRAFANA_ADMIN_PASSWORD = "admin"  # noqa: S105 - Grafana's own default, refu
 DEV_GRAFANA_DB_PASSWORD = "luna"  # noqa: S105 - .env.example's value, refused in production
 
 Environment = Literal["development", "test", "production"]
+# The web app's build in a source checkout (src/luna_iems/settings.py -> <repo>/frontend/dist).
+REPO_WEB_DIR = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
 class UnsafeSettingsError(ValueError):
@@ -43,6 +45,8 @@ class Settings(BaseSettings):
     seed_demo_data: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = True
+    # The built web app (frontend/dist), served under `/`; empty: the repository's frontend/dist.
+    web_dir: Path | None = None
 
     # --- security -------------------------------------------------------------------------
     luna_admin_key: SecretStr | None = None
@@ -89,6 +93,10 @@ class Settings(BaseSettings):
     dense_weight_german: float = Field(default=0.2, ge=0, le=1)
     # Split German query compounds into parts the lexical index knows (knowledge/german.py).
     split_compounds: bool = True
+    # At most this many chunks of one "§" section of one document in search results (and so in the
+    # sources of an answer); the section ranks by its best chunk. 0 = no limit. Chunks without a
+    # section are never collapsed.
+    max_chunks_per_section: int = Field(default=1, ge=0, le=50)
     rag_top_k: int = Field(default=5, ge=1, le=50)
     rag_min_dense_score: float = Field(default=0.35, ge=-1, le=1)  # below: "not relevant"
     generator_backend: Literal["auto", "ollama", "openai", "extractive"] = "auto"
@@ -128,11 +136,15 @@ class Settings(BaseSettings):
     backup_keep: int = Field(default=7, ge=1)  # the scheduled job keeps the newest N backups
     pg_bin_dir: Path | None = None  # pg_dump/pg_restore; empty: /usr/lib/postgresql/<newest>/bin, PATH
 
-    @field_validator("backup_dir", "pg_bin_dir", mode="before")
+    @field_validator("backup_dir", "pg_bin_dir", "web_dir", mode="before")
     @classmethod
     def _blank_path_is_unset(cls, value: object) -> object:
         # `BACKUP_DIR=` means "the default", not the current directory (Path("") is ".").
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def resolved_web_dir(self) -> Path:
+        return self.web_dir if self.web_dir is not None else REPO_WEB_DIR
 
     @property
     def resolved_backup_dir(self) -> Path:

@@ -19,15 +19,24 @@ from luna_iems.admin.schemas import (
     BackupList,
     BackupRead,
     BackupVerified,
+    CallerRead,
     PrivacyRead,
     PrivacyUpdate,
 )
 from luna_iems.bounds import Offset
-from luna_iems.deps import AdminKey, ContainerDep, SessionDep
+from luna_iems.deps import AdminKey, ContainerDep, SessionDep, ViewerKey
 from luna_iems.errors import AUTHENTICATED_ERRORS, BODY_ERRORS, ErrorResponse, error_responses
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses=AUTHENTICATED_ERRORS)
+# Every role: who am I? (the web app asks it at sign-in)
+auth_router = APIRouter(prefix="/auth", tags=["admin"], responses=AUTHENTICATED_ERRORS)
 _NOT_FOUND = error_responses(404)
+
+
+@auth_router.get("/me", response_model=CallerRead)
+def get_me(session: SessionDep, caller: ViewerKey) -> CallerRead:
+    """The key this request was sent with: id, name, role, and the roles whose operations it may call."""
+    return admin_service.describe_caller(session=session, principal=caller)
 
 
 @router.post(

@@ -101,6 +101,19 @@ class Principal(BaseModel):
     role: Role
 
 
+class CallerRead(BaseModel):
+    """Who the caller is, as `GET /auth/me` answers (the web app shows its pages by `role`)."""
+
+    key_id: uuid.UUID
+    name: str
+    role: Role
+    prefix: str = Field(description="The first characters of the token, as `GET /admin/keys` lists it")
+    created_at: datetime
+    roles_allowed: list[Role] = Field(
+        description="Every role whose operations this key may call (viewer < analyst < admin)"
+    )
+
+
 class BackupRead(BaseModel):
     """One backup: what its manifest says (row counts per table, vector and file counts)."""
 

@@ -26,6 +26,7 @@ from luna_iems.admin.schemas import (
     AuditFilter,
     AuditList,
     AuditRead,
+    CallerRead,
     Principal,
     PrivacyUpdate,
     Role,
@@ -114,6 +115,23 @@ def authenticate(*, session: Session, token: str) -> Principal:
     # handler runs (handlers that open their own connections would otherwise exhaust the pool).
     session.commit()
     return principal
+
+
+def describe_caller(*, session: Session, principal: Principal) -> CallerRead:
+    """The caller's key (never its token) and the roles it may act as. Raises AuthenticationError when
+    the key was revoked or deleted after this request authenticated."""
+    key = repository.get_key(session=session, key_id=principal.key_id)
+    if key is None or key.revoked_at is not None:
+        raise AuthenticationError("this API key was revoked")
+    role = Role(key.role)
+    return CallerRead(
+        key_id=key.key_id,
+        name=key.name,
+        role=role,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        roles_allowed=[r for r in Role if role.allows(r)],
+    )
 
 
 def ensure_admin_key(*, session: Session, operator_key: str | None) -> ApiKeyCreated | None:
