@@ -77,7 +77,7 @@ test("admin: sign in, Home with data, Admin → System, placeholders", async ({ 
   await page.reload();
   await expect(page.getByTestId("readiness")).toBeVisible();
 
-  await page.getByRole("navigation").getByRole("link", { name: "Market prices" }).click();
+  await page.getByRole("navigation").getByRole("link", { name: "Playbook" }).click();
   await expect(page.getByRole("heading", { level: 1 })).toContainText("coming next");
   await shoot(page, "placeholder");
 });

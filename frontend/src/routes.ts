@@ -15,17 +15,17 @@ export interface PageDef {
 
 export const PAGES: PageDef[] = [
   { path: "/", label: "nav.home", role: "viewer", group: "main", ready: true },
-  { path: "/prices", label: "nav.prices", role: "viewer", group: "main", ready: false },
-  { path: "/smart-meters", label: "nav.meters", role: "viewer", group: "main", ready: false },
+  { path: "/prices", label: "nav.prices", role: "viewer", group: "main", ready: true },
+  { path: "/smart-meters", label: "nav.meters", role: "viewer", group: "main", ready: true },
   { path: "/playbook", label: "nav.playbook", role: "viewer", group: "main", ready: false },
   { path: "/support", label: "nav.support", role: "viewer", group: "main", ready: false },
   { path: "/console/system", label: "nav.system", role: "admin", group: "admin", ready: true },
-  { path: "/console/documents", label: "nav.documents", role: "admin", group: "admin", ready: false },
-  { path: "/console/keys", label: "nav.keys", role: "admin", group: "admin", ready: false },
-  { path: "/console/audit", label: "nav.audit", role: "admin", group: "admin", ready: false },
-  { path: "/console/settings", label: "nav.settings", role: "admin", group: "admin", ready: false },
-  { path: "/console/backups", label: "nav.backups", role: "admin", group: "admin", ready: false },
-  { path: "/console/meters", label: "nav.metersAdmin", role: "admin", group: "admin", ready: false },
+  { path: "/console/documents", label: "nav.documents", role: "admin", group: "admin", ready: true },
+  { path: "/console/keys", label: "nav.keys", role: "admin", group: "admin", ready: true },
+  { path: "/console/audit", label: "nav.audit", role: "admin", group: "admin", ready: true },
+  { path: "/console/settings", label: "nav.settings", role: "admin", group: "admin", ready: true },
+  { path: "/console/backups", label: "nav.backups", role: "admin", group: "admin", ready: true },
+  { path: "/console/meters", label: "nav.metersAdmin", role: "admin", group: "admin", ready: true },
 ];
 
 export const SIGN_IN = "/sign-in";

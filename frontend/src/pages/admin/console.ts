@@ -1,0 +1,6 @@
+export { Audit } from "./Audit";
+export { Backups } from "./Backups";
+export { Documents } from "./Documents";
+export { Keys } from "./Keys";
+export { MetersAdmin } from "./MetersAdmin";
+export { Settings } from "./Settings";

@@ -1,0 +1,116 @@
+// Shaping meter data for the Smart meters page (pure functions, tested in tests/meters.test.ts).
+import type { components } from "../../api/schema";
+
+type ReadingSeries = components["schemas"]["ReadingSeries"];
+type QualityRecord = components["schemas"]["QualityRecord"];
+
+export const BUCKETS = ["15m", "1h", "1d", "1w", "1mo"] as const;
+export type Bucket = (typeof BUCKETS)[number];
+export const AGGS = ["avg", "min", "max", "sum", "last"] as const;
+export type Agg = (typeof AGGS)[number];
+
+export const RANGES = [
+  { id: "24h", hours: 24 },
+  { id: "7d", hours: 7 * 24 },
+  { id: "28d", hours: 28 * 24 },
+  { id: "1y", hours: 365 * 24 },
+] as const;
+export type RangeId = (typeof RANGES)[number]["id"];
+
+const BUCKET_HOURS: Record<Bucket, number> = { "15m": 0.25, "1h": 1, "1d": 24, "1w": 168, "1mo": 730 };
+
+/** Buckets that make sense for a range: at least 2 buckets, at most a year of quarter-hours (35,040). */
+export function bucketsFor(range: RangeId): Bucket[] {
+  const hours = RANGES.find((r) => r.id === range)?.hours ?? 24;
+  return BUCKETS.filter((bucket) => hours / BUCKET_HOURS[bucket] >= 2 && hours / BUCKET_HOURS[bucket] <= 35_040);
+}
+
+const DEFAULT_BUCKET: Record<RangeId, Bucket> = { "24h": "15m", "7d": "1h", "28d": "1h", "1y": "1d" };
+
+/** The chosen bucket when the range allows it, else the range's default. */
+export function fitBucket(range: RangeId, bucket: Bucket): Bucket {
+  return bucketsFor(range).includes(bucket) ? bucket : DEFAULT_BUCKET[range];
+}
+
+/** A site sums its meters: only averages and energies add up (a sum of maxima is not the site's maximum). */
+export function aggsFor(scope: "site" | "meter"): Agg[] {
+  return scope === "site" ? ["avg", "sum"] : [...AGGS];
+}
+
+/** agg=sum gives energy per bucket (kWh); the others power (kW). */
+export function unitFor(agg: Agg): "kWh" | "kW" {
+  return agg === "sum" ? "kWh" : "kW";
+}
+
+export type Pair = [number, number];
+
+/** Consumption and production of one meter, or of several summed per timestamp (a site). */
+export function seriesOf(all: ReadingSeries[], agg: Agg): { consumption: Pair[]; production: Pair[] } {
+  const cField = agg === "sum" ? "consumption_kwh" : "consumption_kw";
+  const pField = agg === "sum" ? "production_kwh" : "production_kw";
+  if (all.length === 1) {
+    // One meter (the 35,040-point case): straight into arrays, no maps.
+    const points = (all[0] as ReadingSeries).points;
+    const consumption: Pair[] = [];
+    const production: Pair[] = [];
+    for (const point of points) {
+      const at = Date.parse(point.ts);
+      const c = point[cField];
+      const p = point[pField];
+      if (c != null) consumption.push([at, c]);
+      if (p != null) production.push([at, p]);
+    }
+    return { consumption, production };
+  }
+  const consumption = new Map<number, number>();
+  const production = new Map<number, number>();
+  for (const one of all) {
+    for (const point of one.points) {
+      const at = Date.parse(point.ts);
+      const c = point[cField];
+      const p = point[pField];
+      if (c != null) consumption.set(at, (consumption.get(at) ?? 0) + c);
+      if (p != null) production.set(at, (production.get(at) ?? 0) + p);
+    }
+  }
+  const sorted = (map: Map<number, number>) => [...map.entries()].sort((a, b) => a[0] - b[0]);
+  return { consumption: sorted(consumption), production: sorted(production) };
+}
+
+/** Buckets not fully covered by readings (coverage < 99 %): gaps in the data. */
+export function gapBuckets(all: ReadingSeries[]): number {
+  let gaps = 0;
+  for (const one of all) for (const point of one.points) if (point.coverage != null && point.coverage < 0.99) gaps += 1;
+  return gaps;
+}
+
+/** The newest timestamp (epoch ms) among readings, null without any. */
+export function newest(points: ({ ts: string } | undefined)[]): number | null {
+  let best: number | null = null;
+  for (const point of points) {
+    if (!point) continue;
+    const at = Date.parse(point.ts);
+    if (best === null || at > best) best = at;
+  }
+  return best;
+}
+
+/** The newest quality report of each series (the API lists newest first), for the given meters. */
+export function latestQuality(items: QualityRecord[], series: string[]): QualityRecord[] {
+  const wanted = new Set(series);
+  const seen = new Map<string, QualityRecord>();
+  for (const item of items) if (wanted.has(item.series) && !seen.has(item.series)) seen.set(item.series, item);
+  return series.map((name) => seen.get(name)).filter((item): item is QualityRecord => item !== undefined);
+}
+
+export type Flag = "gaps" | "outliers" | "duplicates" | "outOfOrder";
+
+/** What a quality report warns of: gaps above 1 % missing, any outlier, duplicate or out-of-order row. */
+export function qualityFlags(record: QualityRecord): Flag[] {
+  const flags: Flag[] = [];
+  if (record.missing_rate > 0.01) flags.push("gaps");
+  if (record.outliers > 0) flags.push("outliers");
+  if (record.duplicates > 0) flags.push("duplicates");
+  if (record.out_of_order > 0) flags.push("outOfOrder");
+  return flags;
+}
