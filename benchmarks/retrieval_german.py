@@ -20,13 +20,19 @@ Rows, all on the same index in the same run (the baseline is "hybrid, previous")
   (the query's "§" signs removed, which gives exactly the previous lexical terms and no named
   section; SPLIT_COMPOUNDS off; DENSE_WEIGHT_GERMAN at its previous 0.35). The index itself is the
   current one (short law labels in the heading prefix, § terms in the chunks);
-* hybrid: the current default (§ terms and section ranking, compound splitting, DENSE_WEIGHT_GERMAN).
+* hybrid, before section collapsing and law names: the default of 2026-12-06 before these two
+  (MAX_CHUNKS_PER_SECTION=0, retrieval.LAW_ALIASES off, DENSE_WEIGHT_GERMAN 0.2); the "§" tie-break of
+  language detection is not switched off here. The previous-baseline row has both off as well;
+* hybrid: the current default (§ terms and section ranking, compound splitting, DENSE_WEIGHT_GERMAN,
+  section collapsing, law-name aliases).
 
 "§ cited" asks every question through `knowledge.rag.answer` with the extractive (offline)
 generator and counts the answers whose first citation (the top-ranked relevant source, which the
 extractive answer always quotes) is the right § of the right law; a second row counts the answers that
 quote the right § in any of their [n].
---quick: MsbG and its questions only. `python -m benchmarks.retrieval_german 254` uses another size.
+--quick: MsbG and its questions only. `--split dev` (or `--split test`) measures one split only
+(tune on dev alone: `--split dev` never reads the test questions). `python -m benchmarks.retrieval_german
+254` uses another size.
 """
 
 from __future__ import annotations
@@ -48,7 +54,23 @@ SPLITS = ("dev", "test")
 VARIANTS: tuple[tuple[str, str, dict[str, Any], bool], ...] = (
     ("dense", "dense", {}, False),
     ("lexical", "lexical", {}, False),
-    ("hybrid, previous (baseline)", "hybrid", {"split_compounds": False, "dense_weight_german": 0.35}, True),
+    (
+        "hybrid, previous (baseline)",
+        "hybrid",
+        {
+            "split_compounds": False,
+            "dense_weight_german": 0.35,
+            "max_chunks_per_section": 0,
+            "law_aliases": False,
+        },
+        True,
+    ),
+    (
+        "hybrid, before section collapsing and law names",
+        "hybrid",
+        {"dense_weight_german": 0.2, "max_chunks_per_section": 0, "law_aliases": False},
+        False,
+    ),
     ("hybrid", "hybrid", {}, False),
 )
 
@@ -79,6 +101,7 @@ def _row(split: str, label: str, questions: list[dict[str, str]], ranks: list[in
 def measure(
     size: int, laws: list[str], splits: dict[str, list[dict[str, str]]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
+    from luna_iems.knowledge import retrieval
     from luna_iems.knowledge.rag import answer
     from luna_iems.knowledge.retrieval import search
     from luna_iems.knowledge.schemas import AskIn
@@ -97,7 +120,9 @@ def measure(
             for split, questions in splits.items():
                 vectors = container.embedder.embed([q["question"] for q in questions], kind="query")
                 for label, mode, overrides, strip in VARIANTS:
-                    container.settings = base.model_copy(update=overrides)
+                    settings = dict(overrides)
+                    retrieval.LAW_ALIASES = bool(settings.pop("law_aliases", True))
+                    container.settings = base.model_copy(update=settings)
                     ranks = []
                     for question, vector in zip(questions, vectors, strict=True):
                         text = question["question"].replace("§", " ") if strip else question["question"]
@@ -114,6 +139,7 @@ def measure(
                         ]
                     rows.append(_row(split, label, questions, ranks))
                 container.settings = base
+                retrieval.LAW_ALIASES = True
                 cited = quoted = 0
                 for question in questions:
                     out = answer(container.knowledge_deps, AskIn(question=question["question"]), key_id=None)
@@ -155,10 +181,16 @@ def measure(
     return rows, details, info
 
 
-def run(*, quick: bool = False, postgres: bool = False, sizes: tuple[int, ...] = (SIZE,)) -> dict[str, Any]:
+def run(
+    *,
+    quick: bool = False,
+    postgres: bool = False,
+    sizes: tuple[int, ...] = (SIZE,),
+    only: tuple[str, ...] = SPLITS,
+) -> dict[str, Any]:
     del postgres  # SQLite and the embedded vector index only
     laws = ["msbg"] if quick else list(LAWS)
-    splits = {split: load_questions(laws, split=split) for split in SPLITS}
+    splits = {split: load_questions(laws, split=split) for split in only}
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
     info: dict[str, Any] = {}
@@ -167,18 +199,28 @@ def run(*, quick: bool = False, postgres: bool = False, sizes: tuple[int, ...] =
         rows += [{"chunk_max_tokens": size, **r} for r in measured]
         details |= hits
     notes = []
-    for split in SPLITS:
+    for split in splits:
         by_mode = {r["mode"]: r for r in rows if r["split"] == split}
-        new, old = by_mode["hybrid"], by_mode["hybrid, previous (baseline)"]
-        if old["recall@5"]:
-            notes.append(
-                f"{split}: hybrid / baseline Recall@5 = {new['recall@5'] / old['recall@5']:.2f}, "
-                f"MRR@5 {new['mrr@5']} vs {old['mrr@5']}"
-            )
+        new = by_mode["hybrid"]
+        for name in ("hybrid, previous (baseline)", "hybrid, before section collapsing and law names"):
+            old = by_mode[name]
+            if old["recall@5"]:
+                notes.append(
+                    f"{split}: hybrid / {name} Recall@5 = {new['recall@5'] / old['recall@5']:.2f}, "
+                    f"MRR@5 {new['mrr@5']} vs {old['mrr@5']}"
+                )
     return {
-        "title": f"German law questions: Recall@5, MRR@5 and § cited (dev {len(splits['dev'])}, "
-        f"test {len(splits['test'])} questions; {', '.join(laws)})",
-        "params": {"quick": quick, "sizes": list(sizes), "overlap": OVERLAP, "top_k": TOP_K, "laws": laws},
+        "title": "German law questions: Recall@5, MRR@5 and § cited ("
+        + ", ".join(f"{split} {len(questions)}" for split, questions in splits.items())
+        + f" questions; {', '.join(laws)})",
+        "params": {
+            "quick": quick,
+            "sizes": list(sizes),
+            "splits": list(splits),
+            "overlap": OVERLAP,
+            "top_k": TOP_K,
+            "laws": laws,
+        },
         "columns": ["chunk_max_tokens", "split", "mode", "recall@5", "found", "mrr@5", "missed"],
         "rows": rows,
         "hits": details,
@@ -186,10 +228,16 @@ def run(*, quick: bool = False, postgres: bool = False, sizes: tuple[int, ...] =
     }
 
 
-if __name__ == "__main__":  # python -m benchmarks.retrieval_german [--quick] [200 254 ...]
+if __name__ == "__main__":  # python -m benchmarks.retrieval_german [--quick] [--split dev] [200 254 ...]
     import json
     import sys
 
     chosen = tuple(int(a) for a in sys.argv[1:] if a.isdigit()) or (SIZE,)
-    result = run(quick="--quick" in sys.argv, sizes=chosen)
+    only = SPLITS
+    if "--split" in sys.argv:
+        name = sys.argv[sys.argv.index("--split") + 1]
+        if name not in SPLITS:
+            raise SystemExit(f"--split: one of {', '.join(SPLITS)}")
+        only = (name,)
+    result = run(quick="--quick" in sys.argv, sizes=chosen, only=only)
     print(json.dumps({k: v for k, v in result.items() if k not in ("columns", "hits")}, indent=2))

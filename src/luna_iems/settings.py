@@ -88,9 +88,9 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(default=50, ge=5, le=1000)  # per ranking, before fusion
     rrf_k: int = Field(default=60, ge=1)
     # Weight of the dense ranking in the fusion for German queries: all-MiniLM-L6-v2 is an English
-    # model, so for German its ranking is the weaker one (1.0 with a multilingual embedder). 0.2 was
+    # model, so for German its ranking is the weaker one (1.0 with a multilingual embedder). 0.1 was
     # chosen on the dev split of the German law questions (benchmarks/retrieval_german.py).
-    dense_weight_german: float = Field(default=0.2, ge=0, le=1)
+    dense_weight_german: float = Field(default=0.1, ge=0, le=1)
     # Split German query compounds into parts the lexical index knows (knowledge/german.py).
     split_compounds: bool = True
     # At most this many chunks of one "§" section of one document in search results (and so in the

@@ -12,6 +12,7 @@ import pytest
 from luna_iems.knowledge.chunking import chunk_blocks, document_label
 from luna_iems.knowledge.german import (
     heading_section_terms,
+    law_alias_words,
     query_section_terms,
     split_compound,
 )
@@ -224,3 +225,75 @@ def test_search_and_ask_name_the_section_of_the_named_law(
             assert (first["section"], first["item_id"]) == ("§ 61", item_id)
         # and the chunk text everyone sees names the law by its short label
         assert hits[0]["text"] and "§ 61" in " ".join(hits[0]["heading_path"])
+
+
+def test_law_alias_words_map_every_form_of_a_law_name_to_its_short_forms() -> None:
+    assert law_alias_words("Was regelt § 3 MsbG?") == ["msbg", "messbg"]
+    assert law_alias_words("Was steht im MessbG?") == ["msbg", "messbg"]
+    # full names, inflected and hyphenated or not
+    assert law_alias_words("Was ist der Zweck des Energiewirtschaftsgesetzes?") == ["enwg"]
+    assert law_alias_words("Ziele des Erneuerbare-Energien-Gesetzes 2023") == ["eeg"]
+    assert law_alias_words("Pflichten nach dem Messstellenbetriebsgesetz") == ["msbg", "messbg"]
+    assert law_alias_words("Wer zahlt die Stromsteuer?") == []  # a topic is no law name
+    assert law_alias_words("How do I reset the heat pump?") == []
+
+
+def _long_statute(label: str) -> str:
+    """§ 61 long enough for several chunks, all about meters; § 62 and § 63 short."""
+    sentences = " ".join(
+        f"({n}) Der Messstellenbetreiber prüft die Messeinrichtung des Zählers Nummer {n} jährlich und "
+        f"dokumentiert das Ergebnis der Prüfung der Messeinrichtung in Textform für den Anschlussnutzer."
+        for n in range(1, 25)
+    )
+    return f"""# Gesetz über die Prüfung von Messeinrichtungen und die Aufsicht darüber ({label})
+
+## Teil 1 - Allgemeine Vorschriften
+
+### § 61 Prüfung der Messeinrichtung
+
+{sentences}
+
+### § 62 Befundprüfung
+
+Der Anschlussnutzer kann eine Befundprüfung der Messeinrichtung durch eine Eichbehörde verlangen.
+
+### § 63 Aufsicht
+
+Die Aufsichtsbehörde überwacht die Prüfung der Messeinrichtungen durch den Messstellenbetreiber.
+"""
+
+
+def test_search_collapses_a_section_to_its_best_chunks_and_finds_a_law_by_its_alias(
+    tmp_path: Path, fresh_database_url: Callable[[str], str]
+) -> None:
+    """Over HTTP with the real model: at most MAX_CHUNKS_PER_SECTION chunks of one § of one document
+    (documents without sections are not collapsed), and "MsbG" in a query finds the law labelled
+    "MessbG"."""
+    query = "Wie prüft der Messstellenbetreiber die Messeinrichtung?"
+    manual = "\n\n".join(
+        f"Absatz {n}: Der Messstellenbetreiber prüft die Messeinrichtung im Keller jährlich." * 6
+        for n in range(1, 6)
+    )
+    for per_section in (1, 0):
+        settings = make_settings(
+            tmp_path / str(per_section),
+            database_url=fresh_database_url("sqlite"),
+            max_chunks_per_section=per_section,
+        )
+        with running(settings) as client:
+            law = ingest_text(client, "Messstellenprüfgesetz (MessbG)", _long_statute("MessbG"))["item_id"]
+            other = ingest_text(client, "Wärmeprüfgesetz (WPrG)", _long_statute("WPrG"))["item_id"]
+            handbook = ingest_text(client, "Handbuch Zählerprüfung", manual)["item_id"]
+            hits = search(client, query, mode="hybrid", top_k=10)
+            keys = [(h["item_id"], h["section"]) for h in hits if h["section"]]
+            if per_section:
+                assert len(keys) == len(set(keys)), keys  # one chunk per § of each law
+                assert (law, "§ 61") in keys and (other, "§ 61") in keys
+                # the handbook has no sections: its chunks are not collapsed
+                assert sum(h["item_id"] == handbook for h in hits) > 1
+                # the common short name finds the law whose own label differs ("MsbG" vs "MessbG")
+                for named in ("MsbG", "Messstellenbetriebsgesetz"):
+                    first = search(client, f"Was regelt § 62 {named}?", mode="hybrid")[0]
+                    assert (first["item_id"], first["section"]) == (law, "§ 62"), (named, first)
+            else:
+                assert len(keys) > len(set(keys)), keys  # without a limit, § 61 fills the top

@@ -19,6 +19,15 @@ vocabulary is the dictionary: it is the customer's own language, needs no word l
 and a part that is not in the index could not match anything anyway. Only query words whose own stem
 is unknown to the index are split, so words the documents use as written are left alone.
 
+Law names. A statute's chunks carry its short label in their heading prefix ("MessbG > § 3 …", see
+chunking.document_label), but people name laws by other forms: the Messstellenbetriebsgesetz is
+labelled "MessbG" by its own text (gesetze-im-internet.de) and "MsbG" almost everywhere else; a
+question may write the full name ("des Energiewirtschaftsgesetzes") or a year ("EEG 2023").
+`law_alias_words` maps a law named in a query, by any form in `LAW_NAMES`, to all its short forms, so
+the query gets the label the chunks carry. Short forms are matched as whole words (case-insensitive),
+full names anywhere in the query with spaces, hyphens and inflection ignored ("Erneuerbare-Energien-
+Gesetzes"). The table is general knowledge of German energy law, not tuned to any question set.
+
 Why no library: the maintained German splitters on PyPI either need Python 3.12 (charsplit-fst),
 are unmaintained since 2020 with their own frequency list (compound-split), or ship large
 dictionaries (hunspell-based); none knows the customer's vocabulary, which is what matters here.
@@ -79,6 +88,81 @@ def prefix_section_terms(text: str, *, heading_separator: str, prefix_separator:
         return []
     innermost = head.rsplit(heading_separator, 1)[-1]
     return heading_section_terms(innermost)
+
+
+# German energy laws: (short forms, full names). The first short form is the usual abbreviation;
+# further ones are variants in use (the law's own label on gesetze-im-internet.de may differ).
+LAW_NAMES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("EnWG",), ("Energiewirtschaftsgesetz", "Gesetz über die Elektrizitäts- und Gasversorgung")),
+    (("EEG",), ("Erneuerbare-Energien-Gesetz", "Gesetz für den Ausbau erneuerbarer Energien")),
+    (
+        ("MsbG", "MessbG"),
+        (
+            "Messstellenbetriebsgesetz",
+            "Gesetz über den Messstellenbetrieb und die Datenkommunikation in intelligenten Energienetzen",
+        ),
+    ),
+    (("KWKG",), ("Kraft-Wärme-Kopplungsgesetz",)),
+    (("GEG",), ("Gebäudeenergiegesetz",)),
+    (("EnEV",), ("Energieeinsparverordnung",)),
+    (("StromStG",), ("Stromsteuergesetz",)),
+    (("StromStV",), ("Stromsteuer-Durchführungsverordnung",)),
+    (("EnergieStG",), ("Energiesteuergesetz",)),
+    (("StromNEV",), ("Stromnetzentgeltverordnung",)),
+    (("StromNZV",), ("Stromnetzzugangsverordnung",)),
+    (("GasNEV",), ("Gasnetzentgeltverordnung",)),
+    (("GasNZV",), ("Gasnetzzugangsverordnung",)),
+    (("StromGVV",), ("Stromgrundversorgungsverordnung",)),
+    (("GasGVV",), ("Gasgrundversorgungsverordnung",)),
+    (("NAV",), ("Niederspannungsanschlussverordnung",)),
+    (("NDAV",), ("Niederdruckanschlussverordnung",)),
+    (("ARegV",), ("Anreizregulierungsverordnung",)),
+    (("KAV",), ("Konzessionsabgabenverordnung",)),
+    (("MessZV",), ("Messzugangsverordnung",)),
+    (("EnFG",), ("Energiefinanzierungsgesetz",)),
+    (("EnSiG",), ("Energiesicherungsgesetz",)),
+    (("EnEfG",), ("Energieeffizienzgesetz",)),
+    (("WindSeeG",), ("Windenergie-auf-See-Gesetz",)),
+    (("WindBG",), ("Windenergieflächenbedarfsgesetz",)),
+    (("NABEG",), ("Netzausbaubeschleunigungsgesetz",)),
+    (("EnLAG",), ("Energieleitungsausbaugesetz",)),
+    (("BBPlG",), ("Bundesbedarfsplangesetz",)),
+    (("BEHG",), ("Brennstoffemissionshandelsgesetz",)),
+    (("TEHG",), ("Treibhausgas-Emissionshandelsgesetz",)),
+    (("StromPBG",), ("Strompreisbremsegesetz",)),
+    (("EWPBG",), ("Erdgas-Wärme-Preisbremsengesetz",)),
+    (("WPG",), ("Wärmeplanungsgesetz",)),
+    (("MessEG",), ("Mess- und Eichgesetz",)),
+    (("MessEV",), ("Mess- und Eichverordnung",)),
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _squash(text: str) -> str:
+    """Letters only, case-folded: 'Erneuerbare-Energien-Gesetzes' -> 'erneuerbareenergiengesetzes'."""
+    return "".join(_LETTERS.findall(text.casefold()))
+
+
+_SHORT_FORMS: dict[str, tuple[str, ...]] = {}
+_FULL_NAMES: list[tuple[str, tuple[str, ...]]] = []
+for _short, _full in LAW_NAMES:
+    _forms = tuple(f.casefold() for f in _short)
+    for _form in _forms:
+        _SHORT_FORMS[_form] = _forms
+    _FULL_NAMES.extend((_squash(name), _forms) for name in _full)
+
+
+def law_alias_words(query: str) -> list[str]:
+    """Every short form of the laws a query names ("MsbG", "Messstellenbetriebsgesetzes", …), case-folded:
+    'Was regelt § 3 MsbG?' -> ['msbg', 'messbg']. A query naming no law in LAW_NAMES gives []."""
+    found: list[str] = []
+    for token in re.findall(r"[^\W_]+", query.casefold()):
+        found.extend(_SHORT_FORMS.get(token, ()))
+    squashed = _squash(query)
+    for name, forms in _FULL_NAMES:
+        if name in squashed:
+            found.extend(forms)
+    return list(dict.fromkeys(found))
 
 
 def split_compound(word: str, *, stem: Callable[[str], str], df: Callable[[str], int]) -> list[str]:

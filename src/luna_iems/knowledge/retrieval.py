@@ -15,7 +15,7 @@ from typing import Literal
 
 from luna_iems.knowledge import repository
 from luna_iems.knowledge.deps import KnowledgeDeps
-from luna_iems.knowledge.german import query_section_terms
+from luna_iems.knowledge.german import law_alias_words, query_section_terms
 from luna_iems.knowledge.index import KnowledgeIndex
 from luna_iems.knowledge.lexical import analyze, analyze_query, compound_terms, detect_language
 from luna_iems.knowledge.schemas import SearchFilters, SearchHit, SearchResult
@@ -25,6 +25,7 @@ Mode = Literal["hybrid", "dense", "lexical"]
 SNIPPET_CHARS = 280
 SECTION_RANKING = True  # fuse the chunks of sections the query names as a third ranking
 MAX_SECTION_CHUNKS = 200
+LAW_ALIASES = True  # a law named in the query also searches its other short forms ("MsbG" -> "MessbG")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ(0-9§])")
 
 
@@ -78,6 +79,10 @@ def search(
     language = detect_language(query)
     # Both stemmers: a short query (one German word) cannot be told apart by language reliably.
     terms = analyze_query(query)
+    law_terms: list[str] = []
+    if LAW_ALIASES and (aliases := law_alias_words(query)):
+        law_terms = analyze_query(" ".join(aliases))
+        terms = list(dict.fromkeys(terms + law_terms))
 
     if mode in ("hybrid", "dense"):
         vector = query_vector or deps.embedder.embed([query], kind="query")[0]
@@ -115,6 +120,7 @@ def search(
                 lexical_hits=lexical_hits,
                 allowed=allowed,
                 rrf_k=settings.rrf_k,
+                law_terms=law_terms,
             )
 
     # Ties (equal fused scores) go to the better dense, then lexical score: chunk ids are random UUIDs,
@@ -123,7 +129,7 @@ def search(
         candidates.values(),
         key=lambda c: (-c.fused, -(c.dense_score or -2.0), -(c.lexical_score or 0.0), c.chunk_id),
     )
-    hits = _resolve(deps, ranked, top_k, set(terms), language)
+    hits = _resolve(deps, ranked, top_k, set(terms), language, per_section=settings.max_chunks_per_section)
     return SearchResult(
         query=query, mode=mode, hits=hits, took_ms=round((time.perf_counter() - started) * 1000, 2)
     )
@@ -137,10 +143,13 @@ def _fuse_sections(
     lexical_hits: list[tuple[str, float]],
     allowed: set[str] | None,
     rrf_k: int,
+    law_terms: list[str] | None = None,
 ) -> None:
     """A third ranking for a query that names sections ("§ 61 EEG"): the chunks headed by them, in
     lexical order (those BM25 did not rank follow in index order). It adds 1 / (k + rank) like the
-    other two, so a named section comes first unless both other rankings prefer something else."""
+    other two, so a named section comes first unless both other rankings prefer something else.
+    When the query also names a law (`law_terms`, its short forms as index terms) and some of these
+    chunks carry one of them, only those rank: "§ 62 MsbG" is § 62 of that law, not of every law."""
     named = query_section_terms(query)
     if not named:
         return
@@ -149,6 +158,9 @@ def _fuse_sections(
         members.update(index.lexical.docs_with(term))
     if allowed is not None:
         members &= allowed
+    if law_terms:
+        of_law = members & {c for term in law_terms for c in index.lexical.docs_with(term)}
+        members = of_law or members
     if not members or len(members) > MAX_SECTION_CHUNKS:
         return  # a number that heads many chunks (every law has a § 1) ranks through BM25 alone
     order = [chunk_id for chunk_id, _ in lexical_hits if chunk_id in members]
@@ -159,10 +171,24 @@ def _fuse_sections(
 
 
 def _resolve(
-    deps: KnowledgeDeps, ranked: list[_Candidate], top_k: int, terms: set[str], language: Literal["de", "en"]
+    deps: KnowledgeDeps,
+    ranked: list[_Candidate],
+    top_k: int,
+    terms: set[str],
+    language: Literal["de", "en"],
+    *,
+    per_section: int = 0,
 ) -> list[SearchHit]:
-    """Map candidate ids to chunk rows; ids without a row (e.g. a replaced version) are skipped."""
+    """Map candidate ids to chunk rows; ids without a row (e.g. a replaced version) are skipped.
+
+    Section collapsing: with `per_section` > 0, at most that many chunks of one section ("§ 20a") of
+    one document are kept, the best ranked ones; a section thus ranks by its best chunk, and the slots
+    its other chunks would take go to the next sections. A question about a statute is answered by one
+    section, and long sections (several chunks that share their heading terms) otherwise fill the top
+    k. Chunks without a section are kept as ranked.
+    """
     hits: list[SearchHit] = []
+    taken: dict[tuple[uuid.UUID, str], int] = {}
     position = 0
     while len(hits) < top_k and position < len(ranked):
         window = ranked[position : position + top_k * 2]
@@ -177,6 +203,12 @@ def _resolve(
                 continue
             chunk, item = by_id[candidate.chunk_id]
             meta = chunk.meta or {}
+            section = meta.get("section")
+            if per_section and section:
+                key = (item.item_id, str(section))
+                if taken.get(key, 0) >= per_section:
+                    continue
+                taken[key] = taken.get(key, 0) + 1
             body = str(meta.get("body") or chunk.text)
             found = [candidate.dense_rank is not None, candidate.lexical_rank is not None]
             hits.append(
@@ -186,7 +218,7 @@ def _resolve(
                     title=item.title,
                     chunk_idx=chunk.chunk_idx,
                     page=meta.get("page_start"),
-                    section=meta.get("section"),
+                    section=section,
                     heading_path=list(meta.get("heading_path") or []),
                     snippet=_snippet(body, terms, language),
                     text=body,
