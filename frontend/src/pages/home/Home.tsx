@@ -9,6 +9,7 @@ import { useAuth } from "../../auth/context";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
 import { LazyPowerChart } from "../../components/LazyPowerChart";
+import { LunaChat } from "../../components/luna/LunaChat";
 import { dateTime, duration, energy, euro, percent, time, withUnit } from "../../format";
 import { periods, sumByTime } from "./periods";
 
@@ -262,6 +263,9 @@ export function Home() {
         <StatusCard />
         <AlertsCard />
         {siteMeters.length > 0 && <LatestReadings meters={siteMeters} />}
+        <Card title={t("luna.chat.insightTitle")} className="lg:col-span-2">
+          <LunaChat compact />
+        </Card>
       </div>
     </div>
   );

@@ -1,0 +1,108 @@
+// Luna's chat, chunk viewer and the Support page: strings in English and German, registered into the
+// shared "translation" namespace under `luna.*` when this module loads (kept out of en.json/de.json).
+import i18n from "../../i18n";
+
+export const en = {
+  luna: {
+    chat: {
+      title: "Ask Luna",
+      insightTitle: "Luna insight panel",
+      intro: "Questions about your site, its manuals and the energy terms: Luna answers from the documents and cites them.",
+      question: "Your question",
+      placeholder: "e.g. What is the peak-shaving limit of the battery?",
+      ask: "Ask",
+      asking: "Luna is answering…",
+      typing: "Luna is typing",
+      newConversation: "New conversation",
+      you: "You",
+      luna: "Luna",
+      sources: "Sources",
+      source: "Source {{n}}: {{title}}",
+      nothingFound: "No relevant passage found.",
+      continuing: "Follow-up questions continue this conversation.",
+      page: "page {{page}}",
+    },
+    chunk: {
+      title: "Cited passage",
+      close: "Close",
+      document: "Document",
+      page: "Page",
+      section: "Section",
+      passage: "Passage {{n}} of {{total}}",
+      notFound: "This passage is no longer in the document (it was re-indexed or deleted). The excerpt that was cited:",
+    },
+    support: {
+      title: "Support",
+      intro: "Luna, the helpdesk: ask in English or German, or search the documents yourself.",
+      search: "Search the documents",
+      searchLabel: "Search terms",
+      searchButton: "Search",
+      results: "{{count}} passages ({{ms}} ms)",
+      noResults: "Nothing found. Try other words.",
+      open: "Open passage",
+      footer: "System information",
+      version: "Version",
+      uptime: "Uptime",
+      documents: "Documents",
+      privacy: "Privacy",
+      imprint: "Imprint",
+      placeholder: "Placeholder — for the operator to fill in",
+      privacyText: "[Placeholder] The operator of this instance states here what personal data is processed, why, how long it is kept and whom to contact.",
+      imprintText: "[Placeholder] The operator of this instance states here its name, address, contact and register details.",
+    },
+  },
+};
+
+export const de: typeof en = {
+  luna: {
+    chat: {
+      title: "Luna fragen",
+      insightTitle: "Luna-Insight-Panel",
+      intro: "Fragen zu Ihrem Standort, seinen Handbüchern und den Energiebegriffen: Luna antwortet aus den Dokumenten und nennt die Quellen.",
+      question: "Ihre Frage",
+      placeholder: "z. B. Wie hoch ist die Lastspitzengrenze der Batterie?",
+      ask: "Fragen",
+      asking: "Luna antwortet …",
+      typing: "Luna schreibt",
+      newConversation: "Neues Gespräch",
+      you: "Sie",
+      luna: "Luna",
+      sources: "Quellen",
+      source: "Quelle {{n}}: {{title}}",
+      nothingFound: "Keine passende Stelle gefunden.",
+      continuing: "Folgefragen setzen dieses Gespräch fort.",
+      page: "Seite {{page}}",
+    },
+    chunk: {
+      title: "Zitierte Stelle",
+      close: "Schließen",
+      document: "Dokument",
+      page: "Seite",
+      section: "Abschnitt",
+      passage: "Abschnitt {{n}} von {{total}}",
+      notFound: "Diese Stelle ist nicht mehr im Dokument (neu indexiert oder gelöscht). Der zitierte Auszug:",
+    },
+    support: {
+      title: "Support",
+      intro: "Luna, der Helpdesk: fragen Sie auf Deutsch oder Englisch, oder durchsuchen Sie die Dokumente selbst.",
+      search: "Dokumente durchsuchen",
+      searchLabel: "Suchbegriffe",
+      searchButton: "Suchen",
+      results: "{{count}} Stellen ({{ms}} ms)",
+      noResults: "Nichts gefunden. Versuchen Sie andere Wörter.",
+      open: "Stelle öffnen",
+      footer: "Systeminformation",
+      version: "Version",
+      uptime: "Laufzeit",
+      documents: "Dokumente",
+      privacy: "Datenschutz",
+      imprint: "Impressum",
+      placeholder: "Platzhalter — vom Betreiber auszufüllen",
+      privacyText: "[Platzhalter] Der Betreiber dieser Instanz beschreibt hier, welche personenbezogenen Daten wozu verarbeitet werden, wie lange sie gespeichert bleiben und wen man fragen kann.",
+      imprintText: "[Platzhalter] Der Betreiber dieser Instanz nennt hier Namen, Anschrift, Kontakt und Registerangaben.",
+    },
+  },
+};
+
+i18n.addResourceBundle("en", "translation", en, true, false);
+i18n.addResourceBundle("de", "translation", de, true, false);
