@@ -34,6 +34,7 @@ from benchmarks import (
     retrieval_beir,
     retrieval_german,
     simulation,
+    web_ui,
 )
 from benchmarks.common import machine, machine_line
 
@@ -59,6 +60,8 @@ REGISTRY: dict[str, Benchmark] = {
     "anomalies": anomalies.run,
     # hardening (issue 9): abusive and large requests against a real server
     "hardening": hardening.run,
+    # dashboards (issue 11): the web app in a real browser
+    "web_ui": web_ui.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
