@@ -64,6 +64,7 @@ test("a wrong key shows the API's own message", async ({ page }) => {
 test("admin: sign in, Home with data, Admin → System, placeholders", async ({ page }) => {
   await signIn(page, ADMIN);
   await homeHasData(page);
+  await expect(page.getByTestId("home-plan-saving")).toContainText("€");
   await shoot(page, "home");
 
   await page.getByRole("navigation").getByRole("link", { name: "System", exact: true }).click();

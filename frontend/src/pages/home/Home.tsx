@@ -12,6 +12,7 @@ import { LazyPowerChart } from "../../components/LazyPowerChart";
 import { LunaChat } from "../../components/luna/LunaChat";
 import { dateTime, duration, energy, euro, percent, time, withUnit } from "../../format";
 import { periods, sumByTime } from "./periods";
+import { PlanCard } from "./PlanCard";
 
 function Kpi({ label, value, hint }: { label: string; value: string; hint?: string }) {
   return (
@@ -260,6 +261,7 @@ export function Home() {
         {site && <KpiPanel title={t("home.today")} site={site} range={range.today} />}
         {site && <KpiPanel title={t("home.month")} site={site} range={range.month} />}
         {site && siteMeters.length > 0 && <SiteChart meterIds={siteMeters.map((meter) => meter.meter_id)} range={range.last48h} />}
+        {site && <PlanCard site={site} />}
         <StatusCard />
         <AlertsCard />
         {siteMeters.length > 0 && <LatestReadings meters={siteMeters} />}
