@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
-from luna_iems.db.base import from_epoch_us, to_epoch_us
+from luna_iems.db.base import from_epoch_us
 from luna_iems.timeseries import repository, rollup_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import Kpis
@@ -64,11 +64,10 @@ def energy_15m(
     else:
         rows = repository.site_rollups_15m(session=session, site=site or "", ts_from=ts_from, ts_to=ts_to)
         netting = max((float(r[7]) for r in rows), default=None)
-    slots = [int(r[0]) if isinstance(r[0], int) else to_epoch_us(r[0]) for r in rows]
     data = np.array([[float(v or 0.0) for v in r[1:7]] for r in rows], dtype=np.float64).reshape(-1, 6)
     covered_s, consumption, production, imports, exports, meters = data.T
     return QuarterHours(
-        slots_us=np.array(slots, dtype=np.int64),
+        slots_us=np.array([int(r[0]) for r in rows], dtype=np.int64),
         covered_h=covered_s / np.maximum(meters, 1.0) / 3600.0,
         covered_s_total=float(covered_s.sum()),
         consumption_kwh=consumption,

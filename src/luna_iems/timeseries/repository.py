@@ -425,12 +425,13 @@ def _when_not_null(value: Any, weight: Any) -> Any:
 def site_energy_15m(
     *, session: Session, meter_ids: Sequence[str], ts_from: datetime, ts_to: datetime
 ) -> list[Any]:
-    """Per 15 minutes, summed over the meters: (ts, covered_s, consumption_kwh, production_kwh,
-    import_kwh, export_kwh) — import/export summed per meter (each meter's own grid flow)."""
+    """Per 15 minutes, summed over the meters: (ts in UTC microseconds, covered_s, consumption_kwh,
+    production_kwh, import_kwh, export_kwh, rows) — import/export summed per meter (each meter's own
+    grid flow)."""
     r = ReadingRollup
     query = (
         select(
-            r.ts,
+            epoch_us_column(r.ts, session.get_bind().dialect.name),
             func.sum(r.covered_s),
             func.sum(r.consumption_kwh),
             func.sum(r.production_kwh),

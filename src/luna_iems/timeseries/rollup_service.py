@@ -40,18 +40,19 @@ def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None)
     for p in pending:
         by_meter.setdefault(p.meter_id, []).append((p.ts_from, p.ts_to))
     touched: list[tuple[str, datetime, datetime]] = []
+    steps: dict[str, tuple[int, bool]] = {}  # reading interval per meter, found once per refresh
     for meter_id, spans in by_meter.items():
         meter = repository.get_meter(session=session, meter_id=meter_id)
         if meter is None:
             continue
         for start, end in merge_spans(spans):
-            reach = _refresh_meter(session=session, meter=meter, start=start, end=end)
+            reach = _refresh_meter(session=session, meter=meter, start=start, end=end, steps=steps)
             if reach is not None:
                 touched.append((meter.site, *reach))
     repository.add_site_pending(session=session, ranges=touched)
     repository.delete_pending(session=session, pending_ids=[p.pending_id for p in pending])
     sites = None if meter_ids is None else repository.sites_of_meters(session=session, meter_ids=meter_ids)
-    done = len(pending) + refresh_site_rollups(session=session, sites=sites)
+    done = len(pending) + refresh_site_rollups(session=session, sites=sites, steps=steps)
     session.commit()
     return done
 
@@ -87,11 +88,13 @@ def _reach(step_us: int, declared: bool) -> timedelta:
 
 
 def _refresh_meter(
-    *, session: Session, meter: Meter, start: datetime, end: datetime
+    *, session: Session, meter: Meter, start: datetime, end: datetime, steps: dict[str, tuple[int, bool]]
 ) -> tuple[datetime, datetime] | None:
     """Recompute the meter's rollups over the local days that readings in [start, end] reach; returns
     the instants they reach (for the site), or None when the meter has no readings there."""
-    step_us, declared = meter_step_us(session=session, meter=meter, before=min(end, _END_OF_TIME))
+    if meter.meter_id not in steps:
+        steps[meter.meter_id] = meter_step_us(session=session, meter=meter, before=min(end, _END_OF_TIME))
+    step_us, declared = steps[meter.meter_id]
     reach = _reach(step_us, declared)
     extent = repository.reading_extent(
         session=session, meter_ids=[meter.meter_id], ts_from=start - reach, ts_to=end + reach
@@ -125,8 +128,12 @@ def _refresh_meter(
     return low, high
 
 
-def refresh_site_rollups(*, session: Session, sites: Sequence[str] | None = None) -> int:
-    """Recompute the pending ranges of these sites (all by default); returns ranges done."""
+def refresh_site_rollups(
+    *, session: Session, sites: Sequence[str] | None = None, steps: dict[str, tuple[int, bool]] | None = None
+) -> int:
+    """Recompute the pending ranges of these sites (all by default); returns ranges done. `steps`: reading
+    intervals already found in this refresh (meter id -> (step, declared)); the others are looked up."""
+    steps = {} if steps is None else steps
     pending = repository.site_pending_ranges(session=session, sites=sites)
     by_site: dict[str, list[tuple[datetime, datetime]]] = {}
     for p in pending:
@@ -134,13 +141,19 @@ def refresh_site_rollups(*, session: Session, sites: Sequence[str] | None = None
     for site, spans in by_site.items():
         meters = repository.meters_of_site(session=session, site=site)
         for start, end in merge_spans(spans):
-            _refresh_site(session=session, site=site, meters=meters, start=start, end=end)
+            _refresh_site(session=session, site=site, meters=meters, start=start, end=end, steps=steps)
     repository.delete_site_pending(session=session, pending_ids=[p.pending_id for p in pending])
     return len(pending)
 
 
 def _refresh_site(
-    *, session: Session, site: str, meters: Sequence[Meter], start: datetime, end: datetime
+    *,
+    session: Session,
+    site: str,
+    meters: Sequence[Meter],
+    start: datetime,
+    end: datetime,
+    steps: dict[str, tuple[int, bool]],
 ) -> None:
     meter_ids = [m.meter_id for m in meters]
     extent = (
@@ -154,10 +167,10 @@ def _refresh_site(
         repository.replace_site_rollups(session=session, site=site, ts_from=start, ts_to=end, rows=[])
         return
     low, high = max(start, extent[0]), min(end, extent[1]) + timedelta(minutes=15)
-    steps = {
-        m.meter_id: meter_step_us(session=session, meter=m, before=min(high, _END_OF_TIME)) for m in meters
-    }
-    grid_us = max(common_step_us([s for s, _ in steps.values()]), QUARTER_US)
+    for m in meters:
+        if m.meter_id not in steps:
+            steps[m.meter_id] = meter_step_us(session=session, meter=m, before=min(high, _END_OF_TIME))
+    grid_us = max(common_step_us([steps[m.meter_id][0] for m in meters]), QUARTER_US)
     lo_us = to_epoch_us(low) - to_epoch_us(low) % grid_us
     hi_us = to_epoch_us(high) + (-to_epoch_us(high)) % grid_us
     chunk_us = SITE_CHUNK_DAYS * DAY_US
@@ -191,13 +204,13 @@ def _from_meter_rollups(
         for r in repository.site_energy_15m(
             session=session, meter_ids=meter_ids, ts_from=ts_from, ts_to=ts_to
         )
-        if to_epoch_us(r[0]) not in skip
+        if int(r[0]) not in skip
     ]
     columns = np.array([[float(v or 0.0) for v in r[1:7]] for r in found], dtype=np.float64).reshape(-1, 6)
     covered, consumption, production, _, _, meters = columns.T
     net = consumption - production
     return SiteRows(
-        ts_us=np.array([to_epoch_us(r[0]) for r in found], dtype=np.int64),
+        ts_us=np.array([int(r[0]) for r in found], dtype=np.int64),
         meters=meters.astype(np.int64),
         covered_s=covered,
         consumption_kwh=consumption,
