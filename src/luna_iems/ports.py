@@ -162,3 +162,14 @@ class Generator(HealthCheck, Protocol):
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
     ) -> Iterator[str]: ...
+
+
+class MessagePublisher(HealthCheck, Protocol):
+    """Publishes messages to a broker (MQTT): setpoints, Home Assistant discovery, alerts.
+
+    `publish` returns once the broker has the message (QoS ≥ 1) or it was handed to the network
+    (QoS 0); it raises `ConnectionError` when the broker cannot be reached, so callers can record
+    the failure and retry. Thread-safe: jobs call it from the scheduler's threads.
+    """
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None: ...

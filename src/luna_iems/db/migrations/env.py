@@ -13,11 +13,25 @@ from sqlalchemy import create_engine
 from luna_iems.admin import models as admin_models
 from luna_iems.db.base import Base
 from luna_iems.decisions import models as decisions_models
+from luna_iems.integrations.devices import models as devices_models
+from luna_iems.integrations.dispatch import models as dispatch_models
+from luna_iems.integrations.notify import models as notify_models
 from luna_iems.knowledge import models as knowledge_models
+from luna_iems.tariffs import models as tariffs_models
 from luna_iems.telemetry import models as telemetry_models
 from luna_iems.timeseries import models as timeseries_models
 
-DOMAIN_MODELS = (admin_models, decisions_models, knowledge_models, telemetry_models, timeseries_models)
+DOMAIN_MODELS = (
+    admin_models,
+    decisions_models,
+    devices_models,
+    dispatch_models,
+    knowledge_models,
+    notify_models,
+    tariffs_models,
+    telemetry_models,
+    timeseries_models,
+)
 metadata = Base.metadata
 
 config = context.config

@@ -1,0 +1,1 @@
+"""Integrations: devices (see integrations/__init__.py)."""

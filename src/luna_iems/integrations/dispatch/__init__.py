@@ -1,0 +1,1 @@
+"""Integrations: dispatch (see integrations/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Integrations: notify (see integrations/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Tariffs: what energy costs a site (fixed, time-of-use, dynamic), used by KPIs, optimiser and what-if."""
