@@ -10,6 +10,9 @@ requests per scenario, one scenario after another:
   baseline        GET /health/live: the floor of this harness + uvicorn + FastAPI
   daily, 1 meter  GET /timeseries/readings?meter_id=sim-household-001&bucket=1d&agg=sum over the year
                   (365 points); target p50 < 50 ms
+  a year, 15 min  GET /timeseries/readings?bucket=15m over the year (35,040 points, one object each),
+                  then the same as GET /timeseries/readings/columns (arrays): the chart's request
+                  (issue 11: a year of 15-min data interactive in < 1 s); a fifth of N requests each
   monthly KPIs    GET /kpis?site=sim&from=<month start>&to=<next month start>, cycling through the
                   12 months (100 meters); target p50 < 500 ms
   baseline        again, last: drift during the run
@@ -94,12 +97,23 @@ def _scenarios(repeat: int, meters: int) -> list[tuple[str, str, list[str], Any]
         f"/timeseries/readings?meter_id={METER}&bucket=1d&agg=sum"
         f"&from={quote(year_from.isoformat())}&to={quote(year_to.isoformat())}"
     )
+    year_range = f"from={quote(year_from.isoformat())}&to={quote(year_to.isoformat())}"
+    quarter_hours = f"meter_id={METER}&bucket=15m&agg=avg&{year_range}"
+    year_repeat = max(3, repeat // 5)
     months = [_month(1 + i % 12) for i in range(repeat)]
     kpis = [f"/kpis?site=sim&from={a}&to={b}" for a, b in months]
 
     def daily_ok(body: dict[str, Any]) -> None:
         if len(body["points"]) != 365:
             raise RuntimeError(f"expected 365 daily points, got {len(body['points'])}")
+
+    def year_points_ok(body: dict[str, Any]) -> None:
+        if len(body["points"]) != 35_040:
+            raise RuntimeError(f"expected 35,040 quarter-hours, got {len(body['points'])}")
+
+    def year_columns_ok(body: dict[str, Any]) -> None:
+        if len(body["ts"]) != 35_040 or len(body["consumption_kw"]) != 35_040:
+            raise RuntimeError(f"expected 35,040 quarter-hours, got {len(body['ts'])}")
 
     def kpis_ok(body: dict[str, Any]) -> None:
         if body["scope"]["meters"] != meters or body["coverage"] < 0.99:
@@ -116,6 +130,18 @@ def _scenarios(repeat: int, meters: int) -> list[tuple[str, str, list[str], Any]
             "GET /timeseries/readings bucket=1d agg=sum",
             [daily] * repeat,
             daily_ok,
+        ),
+        (
+            "a year of quarter-hours, 1 meter, as points",
+            "GET /timeseries/readings bucket=15m",
+            [f"/timeseries/readings?{quarter_hours}"] * year_repeat,
+            year_points_ok,
+        ),
+        (
+            "a year of quarter-hours, 1 meter, as columns",
+            "GET /timeseries/readings/columns bucket=15m",
+            [f"/timeseries/readings/columns?{quarter_hours}"] * year_repeat,
+            year_columns_ok,
         ),
         ("monthly KPIs, whole site", "GET /kpis?site=sim (12 months in turn)", kpis, kpis_ok),
         ("baseline (repeat)", "GET /health/live", live, live_ok),
@@ -136,7 +162,7 @@ def measure(
             for scenario, endpoint, paths, check in _scenarios(repeat, meters):
                 _timed(client, paths[:3], check)  # warm-up: connection, caches, first-call imports
                 stats = percentiles_ms(_timed(client, paths, check))
-                rows.append({"scenario": scenario, "endpoint": endpoint, "requests": repeat, **stats})
+                rows.append({"scenario": scenario, "endpoint": endpoint, "requests": len(paths), **stats})
     floor = rows[0]["p50_ms"]
     for row in rows:
         row["p50_vs_live"] = round(row["p50_ms"] / floor, 1)

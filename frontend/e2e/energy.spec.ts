@@ -94,9 +94,16 @@ test("a year of 15-minute readings (35,040 points) renders; time measured (repor
     data: { meter_ids: ["sim-household-001"], from: new Date(now - 366 * 86_400_000).toISOString(), to: new Date(now - 27 * 86_400_000).toISOString() },
   });
   expect(backfill.ok(), await backfill.text()).toBe(true);
+  // The backfill's rollups are brought up to date by the next query (or the rollup job within 30 s):
+  // one query first, so the runs measure the chart's request, not a year's rollup refresh.
+  const warm = await request.get("/timeseries/readings/columns", {
+    headers: { "X-API-Key": ADMIN },
+    params: { meter_id: "sim-household-001", from: new Date(now - 366 * 86_400_000).toISOString(), to: new Date(now).toISOString(), bucket: "15m" },
+  });
+  expect(warm.ok(), await warm.text()).toBe(true);
   await signIn(page, ADMIN);
   const runs: { points: number; renderMs: number; requestToRenderedMs: number }[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     if (i > 0) await page.reload();
     await nav(page, "Smart meters");
     await page.getByTestId("scope").selectOption("meter:sim-household-001");
@@ -117,7 +124,7 @@ test("a year of 15-minute readings (35,040 points) renders; time measured (repor
   await page.mouse.wheel(0, -600);
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(SHOTS, "meters-year-dark.png"), fullPage: true });
-  const result = { runs, note: "renderMs: from the readings' JSON received (TanStack Query dataUpdatedAt) to ECharts' 'finished' event (shaping + React + canvas, LTTB sampling, progressive); requestToRenderedMs includes the API query over a year" };
+  const result = { runs, note: "renderMs: from the readings' JSON received (TanStack Query dataUpdatedAt) to ECharts' 'finished' event (shaping + React + canvas, LTTB sampling, progressive); requestToRenderedMs: from choosing the bucket to the chart drawn (API query over a year, JSON, shaping, drawing); run 1 loads the chart code, rollups are warm" };
   writeFileSync(join(RESULTS, "year-render.json"), JSON.stringify(result, null, 2));
   console.log(`year of 15-min data: ${JSON.stringify(result)}`);
 });

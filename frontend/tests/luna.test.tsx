@@ -44,8 +44,8 @@ const chunk = {
   token_count: 40,
 };
 const documentApi = (url: URL) => {
-  if (url.pathname === `/documents/${ITEM}/chunks`) return { status: 200, body: { items: [chunk], total: 5, limit: 1000, offset: 0 } };
-  if (url.pathname === `/documents/${ITEM}`) return { status: 200, body: { item_id: ITEM, title: "Operating manual: Lunaburg municipal utility site" } };
+  if (url.pathname === `/documents/${ITEM}/chunks/${chunk.chunk_id}`) return { status: 200, body: chunk };
+  if (url.pathname === `/documents/${ITEM}`) return { status: 200, body: { item_id: ITEM, title: "Operating manual: Lunaburg municipal utility site", chunk_count: 5 } };
   return null;
 };
 

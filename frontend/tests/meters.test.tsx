@@ -12,7 +12,12 @@ vi.mock("../src/pages/energy/LazyEChart", () => ({
   LazyEChart: ({ label, testId }: { label: string; testId?: string }) => <div role="img" aria-label={label} data-testid={testId} />,
 }));
 
-const series = (meter_id: string, points: object[]) => ({ meter_id, timezone: "Europe/Berlin", bucket: "1h", agg: "avg", truncated: false, next_from: null, points }) as never;
+// The columnar answer (/timeseries/readings/columns) of the given points.
+const series = (meter_id: string, points: Record<string, unknown>[]) => {
+  const column = (name: string) => points.map((point) => point[name] ?? null);
+  const names = new Set(points.flatMap((point) => Object.keys(point)).filter((name) => name !== "ts"));
+  return { meter_id, timezone: "Europe/Berlin", bucket: "1h", agg: "avg", truncated: false, ts: column("ts"), ...Object.fromEntries([...names].map((name) => [name, column(name)])) } as never;
+};
 const quality = (series: string, extra: object = {}) => ({ series, rows: 96, expected_rows: 96, missing_rate: 0, outliers: 0, max_robust_z: 1.2, duplicates: 0, out_of_order: 0, step_s: 900, batch_id: "b", created_at: "2026-12-06T01:00:00Z", ...extra });
 
 describe("buckets and aggregates", () => {
@@ -74,7 +79,7 @@ function backend(role: string, calls: string[]) {
     if (url.pathname === "/auth/me") return { status: 200, body: me };
     if (url.pathname === "/meters") return { status: 200, body: { items: [{ meter_id: "m1", site: "plant", kind: "consumption" }, { meter_id: "m2", site: "plant", kind: "production" }], total: 2 } };
     if (url.pathname === "/timeseries/readings/latest") return { status: 200, body: { ts: "2026-12-06T10:00:00Z", consumption_kw: url.searchParams.get("meter_id") === "m1" ? 3.5 : 0, production_kw: url.searchParams.get("meter_id") === "m2" ? 1.25 : 0, voltage: 230 } };
-    if (url.pathname === "/timeseries/readings") return { status: 200, body: series(url.searchParams.get("meter_id") ?? "", [{ ts: "2026-12-06T09:00:00Z", consumption_kw: 2, production_kw: 1, coverage: 1 }]) };
+    if (url.pathname === "/timeseries/readings/columns") return { status: 200, body: series(url.searchParams.get("meter_id") ?? "", [{ ts: "2026-12-06T09:00:00Z", consumption_kw: 2, production_kw: 1, coverage: 1 }]) };
     if (url.pathname === "/quality") return { status: 200, body: { items: [quality("m1", { outliers: 3 }), quality("m2")] } };
     if (url.pathname === "/sim/status") return { status: 200, body: { running, interval_s: 5, rows_written: 0, ticks: 0 } };
     if (url.pathname === "/sim/start") {
@@ -123,7 +128,7 @@ describe("Smart meters page", () => {
     await userEvent.selectOptions(screen.getByTestId("scope"), "meter:m1");
     await userEvent.selectOptions(screen.getByLabelText("Range"), "1y");
     await userEvent.selectOptions(screen.getByLabelText("Bucket"), "15m");
-    await waitFor(() => expect(calls.some((c) => c === "GET /timeseries/readings")).toBe(true));
+    await waitFor(() => expect(calls.some((c) => c === "GET /timeseries/readings/columns")).toBe(true));
     expect(screen.getByLabelText("Aggregate")).toHaveDisplayValue("energy (kWh)");
     expect(screen.queryByText("Site total")).toBeNull();
   });

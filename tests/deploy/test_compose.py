@@ -609,9 +609,15 @@ def test_dockerfile_essentials() -> None:
     assert re.search(r"^HEALTHCHECK .*\n?.*http://127\.0\.0\.1:8001/health/live", text, flags=re.MULTILINE)
     assert 'CMD ["luna", "serve", "--host", "0.0.0.0", "--port", "8001"]' in text
     assert re.search(r"^WORKDIR /app$", text, flags=re.MULTILINE)  # relative paths of .env resolve here
+    # The web app: built by Node from the committed lock in its own stage, served by the API (WEB_DIR).
+    web = text.split("AS web", 1)[1].split("AS build", 1)[0]
+    assert "npm ci" in web and "npm run build" in web and "package-lock.json" in web
+    runtime = text.split("AS runtime", 1)[1]
+    assert "COPY --from=web /web/dist /app/web" in runtime and "WEB_DIR=/app/web" in runtime
 
     ignored = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
     assert {".venv", "var", ".git", ".pytest_cache", ".mypy_cache", "benchmarks/results", ".env"} <= ignored
+    assert {"frontend/node_modules", "frontend/dist"} <= ignored  # the image builds its own
 
 
 def test_api_image_can_back_up_its_database(raw_compose: dict[str, Any]) -> None:

@@ -102,6 +102,16 @@ def test_detail_and_chunk_paging(client: TestClient) -> None:
     bad = client.get(f"/documents/{body['item_id']}/chunks", headers=ADMIN, params={"limit": 1001})
     assert bad.status_code == 422
 
+    # One chunk by its id (what a citation names), and 404s that name the ids.
+    third = everything[3]
+    one = client.get(f"/documents/{body['item_id']}/chunks/{third['chunk_id']}", headers=ADMIN)
+    assert one.status_code == 200 and one.json() == third
+    other = ingest_text(client, "Andere", "# Andere\n\nEin anderer Text.", source="andere.md")
+    elsewhere = client.get(f"/documents/{other['item_id']}/chunks/{third['chunk_id']}", headers=ADMIN)
+    assert elsewhere.status_code == 404 and third["chunk_id"] in elsewhere.json()["error"]["message"]
+    unknown = client.get(f"/documents/{uuid.uuid4()}/chunks/{third['chunk_id']}", headers=ADMIN)
+    assert unknown.status_code == 404 and "does not exist" in unknown.json()["error"]["message"]
+
 
 def test_delete_removes_rows_vectors_files_and_index_entries(client: TestClient) -> None:
     container_of(client).knowledge_index.ensure_loaded(container_of(client).session_factory)

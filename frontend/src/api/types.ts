@@ -15,4 +15,5 @@ export type MeterList = Schemas["MeterList"];
 export type MeterRead = Schemas["MeterRead"];
 export type ReadingPoint = Schemas["ReadingPoint"];
 export type ReadingSeries = Schemas["ReadingSeries"];
+export type ReadingColumns = Schemas["ReadingColumns"];
 export type ErrorResponse = Schemas["ErrorResponse"];

@@ -23,6 +23,7 @@ from luna_iems.knowledge.schemas import (
     AskIn,
     AskOut,
     ChunkList,
+    ChunkRead,
     DocumentDetail,
     DocumentIngested,
     DocumentList,
@@ -212,6 +213,17 @@ def list_chunks(
     offset: Offset = 0,
 ) -> ChunkList:
     return knowledge_service.list_chunks(deps=deps, item_id=item_id, limit=limit, offset=offset)
+
+
+@router.get(
+    "/documents/{item_id}/chunks/{chunk_id}",
+    response_model=ChunkRead,
+    tags=["documents"],
+    responses=_NOT_FOUND,
+)
+def get_chunk(item_id: uuid.UUID, chunk_id: uuid.UUID, deps: KnowledgeDepsDep, _: ViewerKey) -> ChunkRead:
+    """One chunk: the passage a citation or search hit names (`item_id`, `chunk_id`)."""
+    return knowledge_service.get_chunk(deps=deps, item_id=item_id, chunk_id=chunk_id)
 
 
 @router.delete(

@@ -346,6 +346,23 @@ def list_chunks(*, deps: KnowledgeDeps, item_id: uuid.UUID, limit: int, offset: 
         return ChunkList(items=[chunk_read(c) for c in rows], total=total, limit=limit, offset=offset)
 
 
+def get_chunk(*, deps: KnowledgeDeps, item_id: uuid.UUID, chunk_id: uuid.UUID) -> ChunkRead:
+    """One passage of a document (what a citation names), without paging through the document."""
+    _get(deps, item_id)
+    with deps.session_factory() as session:
+        found = [
+            c
+            for c, _ in repository.chunks_by_ids(session=session, chunk_ids=[chunk_id])
+            if c.item_id == item_id
+        ]
+    if not found:
+        raise NotFoundError(
+            f"document {item_id} has no chunk {chunk_id} (re-ingesting a document gives its chunks new ids)",
+            details={"item_id": str(item_id), "chunk_id": str(chunk_id)},
+        )
+    return chunk_read(found[0])
+
+
 def delete_document(*, deps: KnowledgeDeps, item_id: uuid.UUID) -> None:
     """Delete the SQL rows, then the vectors and every stored version's file. An ingest in progress
     stops at its next batch and removes what it wrote; its upload is deleted here."""

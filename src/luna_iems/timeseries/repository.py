@@ -139,6 +139,27 @@ def list_readings(
     return session.scalars(query).all()
 
 
+def reading_rows(
+    *, session: Session, meter_id: str, ts_from: datetime, ts_to: datetime, limit: int
+) -> list[Any]:
+    """Raw readings as plain rows (ts in UTC microseconds, consumption_kw, production_kw, voltage,
+    quality), oldest first: for columnar answers, without an ORM object per row."""
+    r = SmartMeterReading
+    query = (
+        select(
+            epoch_us_column(r.ts, session.get_bind().dialect.name),
+            r.consumption_kw,
+            r.production_kw,
+            r.voltage,
+            r.quality,
+        )
+        .where(r.meter_id == meter_id, r.ts >= ts_from, r.ts < ts_to)
+        .order_by(r.ts)
+        .limit(limit)
+    )
+    return list(session.connection().execute(query).all())  # Core: no ORM row loading
+
+
 def latest_reading(*, session: Session, meter_id: str) -> SmartMeterReading | None:
     query = (
         select(SmartMeterReading)
@@ -414,6 +435,33 @@ def bucketed_rollups(
     return list(session.execute(query).all())
 
 
+def quarter_hour_rollups(*, session: Session, meter_id: str, ts_from: datetime, ts_to: datetime) -> list[Any]:
+    """The rows of `bucketed_rollups` for 15-minute buckets of one meter, read straight from its
+    quarter-hour rollups: each bucket is one rollup row, so no ranking or grouping (a year of
+    quarter-hours is 35,040 rows). The label is the bucket start in UTC microseconds."""
+    r = ReadingRollup
+    query = (
+        select(
+            epoch_us_column(r.ts, session.get_bind().dialect.name),
+            r.samples,
+            r.covered_s,
+            r.consumption_kwh,
+            r.production_kwh,
+            r.consumption_kw_min,
+            r.consumption_kw_max,
+            r.production_kw_min,
+            r.production_kw_max,
+            r.consumption_kw_last,
+            r.production_kw_last,
+            # as the grouped query: a voltage only where the bucket has samples
+            case((r.samples > 0, r.voltage_avg), else_=None),
+        )
+        .where(r.meter_id == meter_id, r.resolution == "15m", r.ts >= ts_from, r.ts < ts_to)
+        .order_by(r.ts)
+    )
+    return list(session.connection().execute(query).all())  # Core: no ORM row loading
+
+
 def _when_first(rn: Any, value: Any) -> Any:
     return case((rn == 1, value), else_=None)
 
@@ -597,3 +645,9 @@ def list_battery_states(
     if site is not None:
         query = query.where(BatteryState.site == site)
     return session.scalars(query.order_by(BatteryState.ts, BatteryState.battery_id).limit(limit)).all()
+
+
+def list_battery_ids(*, session: Session, site: str) -> list[str]:
+    """The ids of the batteries that reported at least one state for `site`, sorted."""
+    query = select(BatteryState.battery_id).where(BatteryState.site == site).distinct()
+    return sorted(session.scalars(query).all())

@@ -442,7 +442,7 @@ def query_readings(
             next_from=rows[-1].ts + timedelta(microseconds=1) if truncated else None,
         )
     refresh_rollups(session=session, meter_ids=[meter_id])
-    resolution = _rollup_resolution(bucket, tz, meter.timezone, ts_from, ts_to)
+    resolution = rollup_resolution(bucket, tz, meter.timezone, ts_from, ts_to)
     buckets = repository.bucketed_rollups(
         session=session,
         meter_ids=[meter_id],
@@ -456,9 +456,7 @@ def query_readings(
     return ReadingSeries(meter_id=meter_id, bucket=bucket, agg=agg, timezone=tz.key, points=points)
 
 
-def _rollup_resolution(
-    bucket: Bucket, tz: ZoneInfo, meter_tz: str, ts_from: datetime, ts_to: datetime
-) -> str:
+def rollup_resolution(bucket: Bucket, tz: ZoneInfo, meter_tz: str, ts_from: datetime, ts_to: datetime) -> str:
     """The coarsest rollup whose rows lie wholly inside [from, to), so a bucket never counts data
     outside the requested range: daily rollups (the meter's calendar) when from/to are local
     midnights, hourly when they are whole hours, else quarter-hours (from/to off the quarter-hour

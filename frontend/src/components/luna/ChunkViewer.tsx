@@ -8,7 +8,6 @@ import { Loading } from "../Card";
 import { ErrorNote } from "../ErrorNote";
 import "./i18n";
 
-type ChunkList = components["schemas"]["ChunkList"];
 type ChunkRead = components["schemas"]["ChunkRead"];
 type DocumentDetail = components["schemas"]["DocumentDetail"];
 
@@ -22,18 +21,6 @@ export interface ChunkRef {
   snippet: string;
   /** The citation number, when it is one. */
   n?: number;
-}
-
-const PAGE = 1000;
-
-/** The document's chunks, page by page, until the one asked for. */
-async function findChunk(itemId: string, chunkId: string, signal: AbortSignal): Promise<{ chunk: ChunkRead | null; total: number }> {
-  for (let offset = 0; ; offset += PAGE) {
-    const list = await api<ChunkList>(`/documents/${itemId}/chunks`, { query: { limit: PAGE, offset }, signal });
-    const chunk = list.items.find((item) => item.chunk_id === chunkId);
-    if (chunk) return { chunk, total: list.total };
-    if (offset + PAGE >= list.total) return { chunk: null, total: list.total };
-  }
 }
 
 function pages(chunk: ChunkRead | null | undefined, fallback: number | null): string | null {
@@ -53,7 +40,7 @@ export function ChunkViewer({ target, onClose }: { target: ChunkRef; onClose: ()
   });
   const chunk = useQuery({
     queryKey: ["chunk", target.itemId, target.chunkId],
-    queryFn: ({ signal }) => findChunk(target.itemId, target.chunkId, signal),
+    queryFn: ({ signal }) => api<ChunkRead>(`/documents/${target.itemId}/chunks/${target.chunkId}`, { signal }),
   });
   useEffect(() => {
     closeRef.current?.focus();
@@ -63,7 +50,7 @@ export function ChunkViewer({ target, onClose }: { target: ChunkRef; onClose: ()
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   }, [target, onClose]);
-  const found = chunk.data?.chunk;
+  const found = chunk.data;
   const page = pages(found, target.page);
   const title = doc.data?.title ?? target.title;
   // The heading path starts with the document's own title, already shown above.
@@ -109,8 +96,8 @@ export function ChunkViewer({ target, onClose }: { target: ChunkRef; onClose: ()
               </>
             )}
           </dl>
-          {found && chunk.data && (
-            <p className="text-xs text-slate-600 dark:text-slate-400">{t("luna.chunk.passage", { n: found.chunk_idx + 1, total: chunk.data.total })}</p>
+          {found && doc.data && (
+            <p className="text-xs text-slate-600 dark:text-slate-400">{t("luna.chunk.passage", { n: found.chunk_idx + 1, total: doc.data.chunk_count })}</p>
           )}
           {chunk.isPending ? (
             <Loading />

@@ -2,11 +2,15 @@
 import { LineChart } from "echarts/charts";
 import { DataZoomInsideComponent, DataZoomSliderComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent, TooltipComponent } from "echarts/components";
 import * as echarts from "echarts/core";
+import * as langDE from "echarts/i18n/langDE-obj.js";
 import { CanvasRenderer } from "echarts/renderers";
 import ReactEChartsCore from "echarts-for-react/esm/core";
 import { useEffect, useLayoutEffect, useRef } from "react";
+import { useTranslation } from "react-i18next";
 
 echarts.use([LineChart, GridComponent, LegendComponent, TooltipComponent, DataZoomInsideComponent, DataZoomSliderComponent, MarkAreaComponent, MarkLineComponent, CanvasRenderer]);
+// Month and weekday names on time axes follow the app's language (English is built in).
+echarts.registerLocale("DE", { ...langDE });
 
 export interface EChartProps {
   option: object;
@@ -19,6 +23,8 @@ export interface EChartProps {
 }
 
 export default function EChart({ option, label, height = 300, testId, dataAt, onRendered }: EChartProps) {
+  const { i18n } = useTranslation();
+  const locale = i18n.language.startsWith("de") ? "DE" : "EN";
   const reported = useRef<number | undefined>(undefined);
   const pending = useRef({ dataAt, onRendered });
   useLayoutEffect(() => {
@@ -58,7 +64,8 @@ export default function EChart({ option, label, height = 300, testId, dataAt, on
   };
   return (
     <div role="img" aria-label={label} data-testid={testId}>
-      <ReactEChartsCore echarts={echarts} onChartReady={onChartReady} option={option} notMerge lazyUpdate={false} style={{ height, width: "100%" }} />
+      {/* keyed by locale: ECharts takes the locale at init only */}
+      <ReactEChartsCore key={locale} echarts={echarts} opts={{ locale }} onChartReady={onChartReady} option={option} notMerge lazyUpdate={false} style={{ height, width: "100%" }} />
     </div>
   );
 }

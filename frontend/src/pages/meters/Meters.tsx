@@ -4,7 +4,7 @@ import { useTranslation } from "react-i18next";
 import { api } from "../../api/client";
 import { allows } from "../../api/roles";
 import type { components } from "../../api/schema";
-import type { MeterList, MeterRead, ReadingPoint, ReadingSeries } from "../../api/types";
+import type { MeterList, MeterRead, ReadingColumns, ReadingPoint } from "../../api/types";
 import { useAuth } from "../../auth/context";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
@@ -197,14 +197,14 @@ function TrendCard({ scope, scopeLabel }: { scope: Scope; scopeLabel: string }) 
     queries: scope.meters.map((meter) => ({
       queryKey: ["readings", meter.meter_id, from, to, bucket, agg],
       queryFn: ({ signal }: { signal: AbortSignal }) =>
-        api<ReadingSeries>("/timeseries/readings", { query: { meter_id: meter.meter_id, from: iso(from), to: iso(to), bucket, agg }, signal }),
+        api<ReadingColumns>("/timeseries/readings/columns", { query: { meter_id: meter.meter_id, from: iso(from), to: iso(to), bucket, agg }, signal }),
       staleTime: 60_000,
     })),
   });
   const failed = results.find((result) => result.isError);
   const ready = results.length > 0 && results.every((result) => result.isSuccess);
   const dataAt = ready ? Math.max(...results.map((result) => result.dataUpdatedAt)) : undefined;
-  const data = ready ? results.map((result) => result.data as ReadingSeries) : null;
+  const data = ready ? results.map((result) => result.data as ReadingColumns) : null;
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const shaped = useMemo(() => (data ? seriesOf(data, agg) : null), [dataAt, agg]);
   // eslint-disable-next-line react-hooks/exhaustive-deps

@@ -1,7 +1,7 @@
 // Shaping meter data for the Smart meters page (pure functions, tested in tests/meters.test.ts).
 import type { components } from "../../api/schema";
 
-type ReadingSeries = components["schemas"]["ReadingSeries"];
+type ReadingColumns = components["schemas"]["ReadingColumns"];
 type QualityRecord = components["schemas"]["QualityRecord"];
 
 export const BUCKETS = ["15m", "1h", "1d", "1w", "1mo"] as const;
@@ -44,43 +44,48 @@ export function unitFor(agg: Agg): "kWh" | "kW" {
 
 export type Pair = [number, number];
 
-/** Consumption and production of one meter, or of several summed per timestamp (a site). */
-export function seriesOf(all: ReadingSeries[], agg: Agg): { consumption: Pair[]; production: Pair[] } {
+/** Consumption and production of one meter, or of several summed per timestamp (a site), from the
+ * columnar answers of /timeseries/readings/columns (arrays: a year of quarter-hours stays small). */
+export function seriesOf(all: ReadingColumns[], agg: Agg): { consumption: Pair[]; production: Pair[] } {
   const cField = agg === "sum" ? "consumption_kwh" : "consumption_kw";
   const pField = agg === "sum" ? "production_kwh" : "production_kw";
   if (all.length === 1) {
     // One meter (the 35,040-point case): straight into arrays, no maps.
-    const points = (all[0] as ReadingSeries).points;
+    const one = all[0] as ReadingColumns;
+    const c = one[cField] ?? [];
+    const p = one[pField] ?? [];
     const consumption: Pair[] = [];
     const production: Pair[] = [];
-    for (const point of points) {
-      const at = Date.parse(point.ts);
-      const c = point[cField];
-      const p = point[pField];
-      if (c != null) consumption.push([at, c]);
-      if (p != null) production.push([at, p]);
+    for (let i = 0; i < one.ts.length; i++) {
+      const at = Date.parse(one.ts[i] as string);
+      const cv = c[i];
+      const pv = p[i];
+      if (cv != null) consumption.push([at, cv]);
+      if (pv != null) production.push([at, pv]);
     }
     return { consumption, production };
   }
   const consumption = new Map<number, number>();
   const production = new Map<number, number>();
   for (const one of all) {
-    for (const point of one.points) {
-      const at = Date.parse(point.ts);
-      const c = point[cField];
-      const p = point[pField];
-      if (c != null) consumption.set(at, (consumption.get(at) ?? 0) + c);
-      if (p != null) production.set(at, (production.get(at) ?? 0) + p);
+    const c = one[cField] ?? [];
+    const p = one[pField] ?? [];
+    for (let i = 0; i < one.ts.length; i++) {
+      const at = Date.parse(one.ts[i] as string);
+      const cv = c[i];
+      const pv = p[i];
+      if (cv != null) consumption.set(at, (consumption.get(at) ?? 0) + cv);
+      if (pv != null) production.set(at, (production.get(at) ?? 0) + pv);
     }
   }
   const sorted = (map: Map<number, number>) => [...map.entries()].sort((a, b) => a[0] - b[0]);
   return { consumption: sorted(consumption), production: sorted(production) };
 }
 
-/** Buckets not fully covered by readings (coverage < 99 %): gaps in the data. */
-export function gapBuckets(all: ReadingSeries[]): number {
+/** Buckets whose samples cover less than 99 % of them. */
+export function gapBuckets(all: ReadingColumns[]): number {
   let gaps = 0;
-  for (const one of all) for (const point of one.points) if (point.coverage != null && point.coverage < 0.99) gaps += 1;
+  for (const one of all) for (const coverage of one.coverage ?? []) if (coverage != null && coverage < 0.99) gaps += 1;
   return gaps;
 }
 
