@@ -8,7 +8,7 @@ OpenAPI document says what is accepted.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -71,6 +71,12 @@ def _iso_text(value: object) -> object:
     return value
 
 
+def _iso_day_text(value: object) -> object:
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("give a day as ISO 8601 text, e.g. 2026-02-02")
+    return value
+
+
 def _in_calendar(value: datetime) -> datetime:
     if not EARLIEST <= value < LATEST:
         raise ValueError(f"timestamp {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
@@ -78,6 +84,8 @@ def _in_calendar(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+# A calendar day as ISO 8601 text (YYYY-MM-DD); a number (which lax mode reads as Unix seconds) is refused.
+IsoDate = Annotated[date, BeforeValidator(_iso_day_text)]
 # Where a computation starts from the time (ranges, horizons, calendars): bounded, so date arithmetic
 # never overflows whatever a caller sends.
 BoundedTimestamp = Annotated[Timestamp, AfterValidator(_in_calendar)]

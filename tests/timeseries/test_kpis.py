@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from luna_iems.settings import Settings
 from tests.timeseries.factories import (
     ADMIN,
     QUARTER,
@@ -46,6 +47,13 @@ def _kpis(client: TestClient, start: Any = T0, end: Any = T2, **params: Any) -> 
 
 def _flows(k: dict[str, Any]) -> tuple[float, float, float, float]:
     return (k["consumption_kwh"], k["production_kwh"], k["import_kwh"], k["export_kwh"])
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The default tariff without a markup: the costs below are the market's arithmetic (spot x
+    energy, both ways). tests/tariffs/test_tariffs_api.py checks the default tariff with its markup."""
+    return settings.model_copy(update={"import_markup_eur_kwh": 0.0, "export_tariff_eur_kwh": None})
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy.orm import Session
 
+from luna_iems.db.base import from_epoch_us, to_epoch_us
 from luna_iems.decisions import forecast_service, forecasting, optimizer, rule_service
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions.schemas import (
@@ -26,6 +27,8 @@ from luna_iems.decisions.schemas import (
 )
 from luna_iems.errors import BackendUnavailableError, InvalidInputError
 from luna_iems.settings import Settings
+from luna_iems.tariffs import pricing
+from luna_iems.tariffs import service as tariff_service
 from luna_iems.timeseries import repository as timeseries_repository
 
 FloatArray = history_module.FloatArray
@@ -46,6 +49,10 @@ class Inputs:
     import_price_eur_kwh: FloatArray
     export_price_eur_kwh: FloatArray
     notes: list[str] = field(default_factory=list)
+    # A stored tariff's capacity charge (EUR/kW, VAT included) and the month's measured peak so far:
+    # the plan pays only for raising the month's peak. None: the request's values (default 0).
+    peak_charge_eur_kw: float | None = None
+    peak_floor_kw: float | None = None
 
     def __len__(self) -> int:
         return int(self.load_kw.size)
@@ -172,6 +179,8 @@ def stored_inputs(
             import_price_eur_kwh=history_module.to_step(fine.import_price_eur_kwh, step_minutes),
             export_price_eur_kwh=history_module.to_step(fine.export_price_eur_kwh, step_minutes),
             notes=[*fine.notes, f"inputs: computed at 15 min, averaged to {step_minutes} min steps"],
+            peak_charge_eur_kw=fine.peak_charge_eur_kw,
+            peak_floor_kw=fine.peak_floor_kw,
         )
     steps = horizon_h * 60 // step_minutes
     notes: list[str] = ["inputs: forecasts and stored prices"]
@@ -214,13 +223,25 @@ def stored_inputs(
         notes.append(f"price: {int(missing.sum())} of {steps} steps forecast, the rest stored")
     else:
         notes.append("price: all steps stored")
-    import_price, export_price = tariff_prices(
-        spot,
-        import_markup_eur_kwh=stored.import_markup_eur_kwh,
-        export_tariff_eur_kwh=stored.export_tariff_eur_kwh,
-        settings=settings,
+    site = None
+    if stored.import_markup_eur_kwh is None and stored.export_tariff_eur_kwh is None:
+        site = tariff_site(session=session, meter_id=stored.meter_id, site=stored.site)
+    tariffs = tariff_service.tariffs_for(
+        session=session,
+        site=site,
+        timezone=settings.timezone,
+        fallback=tariff_service.supply_tariff(
+            settings,
+            import_markup_eur_kwh=stored.import_markup_eur_kwh,
+            export_tariff_eur_kwh=stored.export_tariff_eur_kwh,
+        ),
     )
-    return Inputs(
+    step_us = step_minutes * 60 * 1_000_000
+    ts_us = to_epoch_us(start) + step_us * np.arange(steps, dtype=np.int64)
+    import_price, export_price = pricing.step_prices(
+        ts_us=ts_us, spot_eur_mwh=spot, tariffs=tariffs, timezone=settings.timezone
+    )
+    inputs = Inputs(
         start=start,
         step_minutes=step_minutes,
         load_kw=load,
@@ -228,6 +249,47 @@ def stored_inputs(
         import_price_eur_kwh=import_price,
         export_price_eur_kwh=export_price,
         notes=notes,
+    )
+    if len(tariffs) > 1:
+        notes.append(f"prices: the stored tariff of site {site!r} (GET /tariffs/{site})")
+        _add_peak_charge(session=session, settings=settings, stored=stored, tariffs=tariffs, inputs=inputs)
+    return inputs
+
+
+def tariff_site(*, session: Session, meter_id: str | None, site: str | None) -> str | None:
+    """The site whose tariff prices a scope: the site itself, or the site of the one meter."""
+    if site is not None or meter_id is None:
+        return site
+    meter = timeseries_repository.get_meter(session=session, meter_id=meter_id)
+    return None if meter is None else meter.site
+
+
+def _add_peak_charge(
+    *,
+    session: Session,
+    settings: Settings,
+    stored: StoredInputs,
+    tariffs: list[pricing.Tariff],
+    inputs: Inputs,
+) -> None:
+    """The stored tariff's capacity charge goes into the objective (the MILP's peak variable), with the
+    month's measured peak import so far as the floor: raising it costs the full monthly rate."""
+    start_us = to_epoch_us(inputs.start)
+    rate = pricing.peak_rate_eur_kw(at_us=start_us, tariffs=tariffs)
+    if rate <= 0:
+        return
+    month_start = pricing.month_start_us(start_us, settings.timezone)
+    floor = 0.0
+    if month_start < start_us:
+        scope = history_module.resolve_scope(session=session, meter_id=stored.meter_id, site=stored.site)
+        energy = history_module.load_energy(
+            session=session, scope=scope, ts_from=from_epoch_us(month_start), ts_to=inputs.start
+        )
+        if np.isfinite(energy.import_kw).any():
+            floor = float(np.nanmax(energy.import_kw))
+    inputs.peak_charge_eur_kw, inputs.peak_floor_kw = rate, floor
+    inputs.notes.append(
+        f"peak charge: {rate:g} EUR/kW above this month's peak import so far ({floor:.3f} kW)"
     )
 
 
@@ -316,13 +378,19 @@ def build_problem(
             grid_export_max_kw=request.grid_export_max_kw,
             curtailment_allowed=request.curtailment_allowed,
             objective=request.objective,
-            peak_charge_eur_kw=request.peak_charge_eur_kw,
-            peak_floor_kw=request.peak_floor_kw,
+            peak_charge_eur_kw=_requested_or(request, "peak_charge_eur_kw", inputs.peak_charge_eur_kw),
+            peak_floor_kw=_requested_or(request, "peak_floor_kw", inputs.peak_floor_kw),
             time_limit_s=settings.optimizer_time_limit_s,
             node_limit=NODE_LIMIT,
         )
     except ValueError as exc:
         raise InvalidInputError(str(exc), details={"field": "problem"}) from exc
+
+
+def _requested_or(request: OptimizeRequest, name: str, from_tariff: float | None) -> float:
+    """The request's value when it gives one, else the stored tariff's, else the request's default."""
+    value: float = getattr(request, name)
+    return value if name in request.model_fields_set or from_tariff is None else from_tariff
 
 
 def solve(problem: optimizer.Problem) -> optimizer.Schedule:

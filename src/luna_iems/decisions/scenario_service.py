@@ -2,8 +2,11 @@
 Why → What → How → What-if, each with numbers.
 
 How a variant is replayed: the metered consumption and production of the period (PV times `pv_scale`)
-and the stored spot prices turned into the variant's tariff. Without a battery or a peak limit the
-grid flow is simply consumption - production per quarter-hour. With either, the optimiser plans each
+and the stored spot prices turned into the variant's tariff: the site's stored tariff (`tariffs`, the
+computation KPIs use too) unless the request gives tariff fields, which keep the older spot + markup
+model. The baseline without a battery is what the meters measured (their import and export, as
+`/kpis` counts them), so its cost is the KPIs' net cost. A variation without a battery or a peak
+limit has grid flow consumption - production per quarter-hour. With either, the optimiser plans each
 day (96 quarter-hours from `ts_from`) with perfect foresight of that day, and the battery ends every
 day at the state of charge it started the period with (a cyclic day: no day profits from emptying the
 battery at the expense of the next). The peak charge is a charge on the period's highest import, as
@@ -20,8 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
+from luna_iems.db.base import to_epoch_us
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions import optimize_service, optimizer, repository
 from luna_iems.decisions.models import Scenario
@@ -36,6 +41,8 @@ from luna_iems.decisions.schemas import (
 )
 from luna_iems.errors import InvalidInputError, NotFoundError
 from luna_iems.settings import Settings
+from luna_iems.tariffs import pricing
+from luna_iems.tariffs import service as tariff_service
 
 FloatArray = history_module.FloatArray
 STEP_H = 0.25
@@ -51,6 +58,21 @@ class PeriodData:
     production_kw: FloatArray
     spot_eur_mwh: FloatArray
     notes: list[str]
+    # What the meters measured (0 kW where nothing was stored): the baseline's grid flows.
+    import_kw: FloatArray
+    export_kw: FloatArray
+    # The default tariff, then the site's stored versions (only the default: no stored tariff).
+    tariffs: tuple[pricing.Tariff, ...]
+    timezone: str
+
+    @property
+    def ts_us(self) -> npt.NDArray[np.int64]:
+        step_us = 15 * 60 * 1_000_000
+        return to_epoch_us(self.start) + step_us * np.arange(self.consumption_kw.size, dtype=np.int64)
+
+    @property
+    def end_us(self) -> int:
+        return to_epoch_us(self.start) + 15 * 60 * 1_000_000 * int(self.consumption_kw.size)
 
 
 @dataclass(frozen=True)
@@ -104,12 +126,25 @@ def load_period(
     if not priced.all():
         notes.append(f"prices: {int((~priced).sum())} of {priced.size} quarter-hours carried forward")
         spot = _carry_forward(spot)
+    site = optimize_service.tariff_site(session=session, meter_id=request.meter_id, site=request.site)
+    tariffs = tariff_service.tariffs_for(
+        session=session,
+        site=site,
+        timezone=settings.timezone,
+        fallback=tariff_service.supply_tariff(settings),
+    )
+    if len(tariffs) > 1:
+        notes.append(f"tariff: the stored tariff of site {site!r} where a variant gives no tariff fields")
     data = PeriodData(
         start=ts_from,
         consumption_kw=np.nan_to_num(energy.consumption_kw),
         production_kw=np.nan_to_num(energy.production_kw),
         spot_eur_mwh=spot,
         notes=notes,
+        import_kw=np.nan_to_num(energy.import_kw),
+        export_kw=np.nan_to_num(energy.export_kw),
+        tariffs=tuple(tariffs),
+        timezone=settings.timezone,
     )
     return data, scope.description
 
@@ -123,13 +158,49 @@ def _carry_forward(values: FloatArray) -> FloatArray:
     return filled
 
 
-def _tariff_prices(tariff: Tariff, spot: FloatArray, settings: Settings) -> tuple[FloatArray, FloatArray]:
+def _uses_stored(tariff: Tariff, data: PeriodData) -> bool:
+    """A variant without tariff fields is priced with the site's stored tariff, if it has one."""
+    return not tariff.model_fields_set and len(data.tariffs) > 1
+
+
+def _tariff_prices(tariff: Tariff, data: PeriodData, settings: Settings) -> tuple[FloatArray, FloatArray]:
+    if _uses_stored(tariff, data):
+        return pricing.step_prices(
+            ts_us=data.ts_us, spot_eur_mwh=data.spot_eur_mwh, tariffs=data.tariffs, timezone=data.timezone
+        )
     return optimize_service.tariff_prices(
-        spot,
+        data.spot_eur_mwh,
         import_markup_eur_kwh=tariff.import_markup_eur_kwh,
         export_tariff_eur_kwh=tariff.export_tariff_eur_kwh,
         settings=settings,
     )
+
+
+def _peak_cost(variant: Variant, data: PeriodData, imports: FloatArray) -> float:
+    """The stored tariff's charge per month (as KPIs compute it), or the request's per period."""
+    if _uses_stored(variant.tariff, data):
+        charge, _ = pricing.peak_charge(
+            ts_us=data.ts_us,
+            import_kw=imports,
+            ts_from_us=to_epoch_us(data.start),
+            ts_to_us=data.end_us,
+            tariffs=data.tariffs,
+            timezone=data.timezone,
+        )
+        return charge
+    return variant.tariff.peak_charge_eur_kw * (float(imports.max()) if imports.size else 0.0)
+
+
+def _day_peak_rate(variant: Variant, data: PeriodData, day_start: int) -> tuple[float, int]:
+    """EUR per kW of peak for the day's plan and the month it falls in: the stored tariff charges its
+    monthly rate on the period's share of the month; the request's charge is per period."""
+    if not _uses_stored(variant.tariff, data):
+        return variant.tariff.peak_charge_eur_kw, 0
+    at = int(data.ts_us[day_start])
+    month = pricing.month_start_us(at, data.timezone)
+    next_month = pricing.month_start_us(month + 32 * 86_400 * 1_000_000, data.timezone)
+    share = (min(next_month, data.end_us) - max(month, to_epoch_us(data.start))) / (next_month - month)
+    return pricing.peak_rate_eur_kw(at_us=at, tariffs=data.tariffs) * share, month
 
 
 def variants(request: WhatIfRequest) -> list[Variant]:
@@ -171,16 +242,20 @@ def simulate(variant: Variant, data: PeriodData, settings: Settings, co2_g_kwh: 
     variant cannot be operated (e.g. a peak limit the battery cannot hold), naming the day and why."""
     load = data.consumption_kw
     pv = data.production_kw * variant.pv_scale
-    import_price, export_price = _tariff_prices(variant.tariff, data.spot_eur_mwh, settings)
+    import_price, export_price = _tariff_prices(variant.tariff, data, settings)
     n = load.size
-    imports, exports = np.maximum(load - pv, 0.0), np.maximum(pv - load, 0.0)
+    if variant.battery is None and variant.peak_limit_kw is None and variant.pv_scale == 1.0:
+        imports, exports = data.import_kw.copy(), data.export_kw.copy()  # as measured (and as KPIs count)
+    else:
+        imports, exports = np.maximum(load - pv, 0.0), np.maximum(pv - load, 0.0)
     curtailed, charged, discharged = np.zeros(n), 0.0, 0.0
     degradation, solve_s = 0.0, 0.0
     if variant.battery is not None or variant.peak_limit_kw is not None:
         soc = variant.battery.soc_initial_pct if variant.battery else 0.0
-        period_peak = 0.0  # the period's highest import so far: today's plan pays only for more
+        peaks: dict[int, float] = {}  # the highest import so far per month: a plan pays only for more
         for day_start in range(0, n, DAY_STEPS):
             day = slice(day_start, min(day_start + DAY_STEPS, n))
+            rate, month = _day_peak_rate(variant, data, day_start)
             schedule = _plan_day(
                 variant,
                 soc_pct=soc,
@@ -189,11 +264,12 @@ def simulate(variant: Variant, data: PeriodData, settings: Settings, co2_g_kwh: 
                 import_price=import_price[day],
                 export_price=export_price[day],
                 day=data.start + timedelta(minutes=15 * day_start),
-                peak_floor_kw=period_peak,
+                peak_floor_kw=peaks.get(month, 0.0),
+                peak_charge_eur_kw=rate,
                 settings=settings,
             )
             imports[day], exports[day] = schedule.grid_import_kw, schedule.grid_export_kw
-            period_peak = max(period_peak, schedule.peak_import_kw)
+            peaks[month] = max(peaks.get(month, 0.0), schedule.peak_import_kw)
             curtailed[day] = schedule.curtailment_kw
             solve_s += schedule.solve_time_s
             for b in schedule.batteries:
@@ -204,7 +280,7 @@ def simulate(variant: Variant, data: PeriodData, settings: Settings, co2_g_kwh: 
             degradation = variant.battery.degradation_eur_kwh * (charged + discharged)
     peak = float(imports.max()) if n else 0.0
     energy_cost = float(np.sum(imports * import_price - exports * export_price) * STEP_H)
-    peak_cost = variant.tariff.peak_charge_eur_kw * peak
+    peak_cost = _peak_cost(variant, data, imports)
     consumption, production = float(load.sum() * STEP_H), float(pv.sum() * STEP_H)
     import_kwh, export_kwh = float(imports.sum() * STEP_H), float(exports.sum() * STEP_H)
     kpis = ScenarioKpis(
@@ -247,6 +323,7 @@ def _plan_day(
     export_price: FloatArray,
     day: datetime,
     peak_floor_kw: float,
+    peak_charge_eur_kw: float,
     settings: Settings,
 ) -> optimizer.Schedule:
     batteries: tuple[optimizer.Battery, ...] = ()
@@ -264,7 +341,7 @@ def _plan_day(
         grid_import_max_kw=variant.peak_limit_kw,
         curtailment_allowed=True,
         objective="cost",
-        peak_charge_eur_kw=variant.tariff.peak_charge_eur_kw,
+        peak_charge_eur_kw=peak_charge_eur_kw,
         peak_floor_kw=peak_floor_kw,
         time_limit_s=settings.optimizer_time_limit_s,
     )
@@ -278,7 +355,7 @@ def _plan_day(
 
 
 def _why(baseline: Outcome, data: PeriodData, settings: Settings, variant: Variant) -> dict[str, Any]:
-    import_price, _ = _tariff_prices(variant.tariff, data.spot_eur_mwh, settings)
+    import_price, _ = _tariff_prices(variant.tariff, data, settings)
     net = data.consumption_kw - data.production_kw
     imports = np.maximum(net, 0.0)
     expensive = import_price >= np.quantile(import_price, 0.75)

@@ -3,8 +3,13 @@
 Definitions (what energy people expect):
 - self-consumption rate = 1 - export / production; autarky (self-sufficiency) = 1 - import / consumption;
 - peak load = highest 15-minute mean consumption (kW); load factor = mean load / peak load;
-- cost = sum over quarter-hours of imported energy x market price (EUR/MWh -> EUR/kWh); export revenue
-  likewise; an hourly price applies to its four quarter-hours.
+- cost = sum over quarter-hours of imported energy x import price EUR/kWh; export revenue likewise; the
+  prices come from the site's tariff (`tariffs.pricing`, the same computation and the same default
+  the optimiser and what-if use): a stored version where one applies, else the default tariff of the
+  settings (spot + IMPORT_MARKUP_EUR_KWH; feed-in EXPORT_TARIFF_EUR_KWH or spot); an hourly spot price
+  applies to its four quarter-hours;
+- peak charge = the tariff's capacity charge on the highest 15-minute mean import per site-calendar
+  month, pro rata of the month the period covers (`tariffs.pricing.peak_charge`); in `net_cost_eur`.
 
 Durations are the readings' own: a quarter-hour's mean power is its energy over the time readings cover
 in it (an hourly reading covers all four of its quarter-hours; see `rollups`), the mean load is the
@@ -24,7 +29,9 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
-from luna_iems.db.base import from_epoch_us
+from luna_iems.db.base import from_epoch_us, to_epoch_us
+from luna_iems.tariffs import pricing
+from luna_iems.tariffs import service as tariff_service
 from luna_iems.timeseries import repository, rollup_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import Kpis
@@ -121,8 +128,13 @@ def compute_kpis(
     ts_to: datetime,
     market: str,
     product: str,
+    timezone: str,
+    default_tariff: pricing.Tariff,
 ) -> Kpis:
-    """KPIs for `meter_id` or for every meter of `site` over [ts_from, ts_to)."""
+    """KPIs for `meter_id` or for every meter of `site` over [ts_from, ts_to); `timezone` is the site
+    calendar a stored tariff's versions, time-of-use zones and months are read in; `default_tariff`
+    prices the steps before a stored version (`tariffs.service.supply_tariff`). One meter is priced
+    with its site's tariff."""
     timeseries_service.check_range(ts_from, ts_to)
     meters, scope = timeseries_service.meters_in_scope(session=session, meter_id=meter_id, site=site)
     rollup_service.refresh_rollups(session=session, meter_ids=[m.meter_id for m in meters])
@@ -132,7 +144,17 @@ def compute_kpis(
     prices = prices_per_slot(
         session, slots_us=q.slots_us, market=market, product=product, ts_from=ts_from, ts_to=ts_to
     )
-    priced = np.isfinite(prices)
+    site_of = site if meter_id is None else meters[0].site
+    tariffs = tariff_service.tariffs_for(
+        session=session, site=site_of, timezone=timezone, fallback=default_tariff
+    )
+    import_price, export_price = pricing.step_prices(
+        ts_us=q.slots_us,
+        spot_eur_mwh=np.asarray(prices, dtype=np.float64),
+        tariffs=tariffs,
+        timezone=timezone,
+    )
+    priced_in, priced_out = np.isfinite(import_price), np.isfinite(export_price)
     total_c, total_p = float(q.consumption_kwh.sum()), float(q.production_kwh.sum())
     total_i, total_e = float(q.import_kwh.sum()), float(q.export_kwh.sum())
     load_kw, import_kw = q.mean_kw(q.consumption_kwh), q.mean_kw(q.import_kwh)
@@ -141,9 +163,17 @@ def compute_kpis(
     peak = float(load_kw[peak_index]) if peak_index is not None else None
     mean_load = total_c / covered_hours if covered_hours > 0 else None
     flows = total_i + total_e
-    priced_flows = float(q.import_kwh[priced].sum() + q.export_kwh[priced].sum())
-    cost = float((q.import_kwh[priced] * prices[priced]).sum() / 1000.0) if priced.any() else None
-    revenue = float((q.export_kwh[priced] * prices[priced]).sum() / 1000.0) if priced.any() else None
+    priced_flows = float(q.import_kwh[priced_in].sum() + q.export_kwh[priced_out].sum())
+    cost = float((q.import_kwh[priced_in] * import_price[priced_in]).sum()) if priced_in.any() else None
+    revenue = float((q.export_kwh[priced_out] * export_price[priced_out]).sum()) if priced_out.any() else None
+    peak_charge, _ = pricing.peak_charge(
+        ts_us=q.slots_us,
+        import_kw=import_kw,
+        ts_from_us=to_epoch_us(ts_from),
+        ts_to_us=to_epoch_us(ts_to),
+        tariffs=tariffs,
+        timezone=timezone,
+    )
     return Kpis(
         scope=scope,
         ts_from=ts_from,
@@ -167,5 +197,7 @@ def compute_kpis(
         priced_share=round(priced_flows / flows, 6) if flows > 0 else 0.0,
         import_cost_eur=_round(cost, 4),
         export_revenue_eur=_round(revenue, 4),
-        net_cost_eur=None if cost is None or revenue is None else round(cost - revenue, 4),
+        peak_charge_eur=round(peak_charge, 4),
+        net_cost_eur=None if cost is None or revenue is None else round(cost + peak_charge - revenue, 4),
+        tariff="site" if len(tariffs) > 1 and to_epoch_us(ts_to) > tariffs[1].valid_from_us else "default",
     )

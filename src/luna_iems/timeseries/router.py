@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
@@ -12,8 +13,10 @@ from luna_iems.bounds import ID_MAX_CHARS, IdQuery, MarketQuery, Offset, Timesta
 from luna_iems.db.timebucket import Bucket
 from luna_iems.deps import AdminKey, AnalystKey, ContainerDep, SessionDep, TimeseriesDepsDep, ViewerKey
 from luna_iems.errors import AUTHENTICATED_ERRORS, BODY_ERRORS, InvalidInputError, error_responses
+from luna_iems.tariffs import service as tariff_service
 from luna_iems.timeseries import ingest as ingest_service
 from luna_iems.timeseries import kpis as kpi_service
+from luna_iems.timeseries import series as series_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import (
     METER_ID_PATTERN,
@@ -32,6 +35,7 @@ from luna_iems.timeseries.schemas import (
     PriceSeriesRead,
     QualityList,
     ReadingBatch,
+    ReadingColumns,
     ReadingPoint,
     ReadingSeries,
     TimeZoneName,
@@ -291,6 +295,42 @@ def get_readings(
 
 
 @router.get(
+    "/timeseries/readings/columns",
+    response_model=ReadingColumns,
+    response_model_exclude_none=True,
+    tags=["queries"],
+    responses=_NOT_FOUND,
+)
+def get_reading_columns(
+    session: SessionDep,
+    _: ViewerKey,
+    meter_id: MeterIdQuery,
+    ts_from: From,
+    ts_to: To,
+    bucket: Bucket | None = None,
+    agg: Agg = "avg",
+    tz: Annotated[
+        TimeZoneQuery, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Raw rows at most (no bucket)")] = 10_000,
+) -> Response:
+    """The readings of `GET /timeseries/readings` as parallel arrays (`ts`, `consumption_kw`, ...):
+    the same numbers, for long ranges — a year of 15-minute buckets is one small answer."""
+    columns = series_service.reading_columns(
+        session=session,
+        meter_id=meter_id,
+        ts_from=ts_from,
+        ts_to=ts_to,
+        bucket=bucket,
+        agg=agg,
+        tz_name=tz,
+        limit=limit,
+    )
+    # Built from plain rows and written once: no model per point (the documented shape is ReadingColumns).
+    return Response(orjson.dumps(columns), media_type="application/json")
+
+
+@router.get(
     "/timeseries/readings/latest",
     response_model=ReadingPoint,
     response_model_exclude_none=True,
@@ -375,6 +415,8 @@ def get_kpis(
         ts_to=ts_to,
         market=market or settings.default_market,
         product=product or settings.default_product,
+        timezone=settings.timezone,
+        default_tariff=tariff_service.supply_tariff(settings),
     )
 
 

@@ -318,6 +318,28 @@ class ReadingSeries(BaseModel):
     next_from: datetime | None = None
 
 
+class ReadingColumns(BaseModel):
+    """A meter's readings as parallel arrays, entry i of every array belonging to `ts[i]`: the same
+    numbers as `ReadingSeries`, in a shape that stays small and fast for long ranges (charts of a
+    year of quarter-hours). Arrays that do not apply to the bucket/agg are left out."""
+
+    meter_id: str
+    bucket: Bucket | None = None
+    agg: Agg | None = None
+    timezone: str
+    ts: list[datetime]
+    consumption_kw: list[float | None] | None = None
+    production_kw: list[float | None] | None = None
+    consumption_kwh: list[float | None] | None = None
+    production_kwh: list[float | None] | None = None
+    voltage: list[float | None] | None = None
+    samples: list[int] | None = None
+    coverage: list[float] | None = Field(default=None, description="Share of each bucket covered by samples")
+    quality: list[str | None] | None = None
+    truncated: bool = False
+    next_from: datetime | None = None
+
+
 class PricePoint(BaseModel):
     ts: datetime
     price_eur_mwh: float | None
@@ -357,7 +379,21 @@ class Kpis(BaseModel):
     load_factor: float | None = Field(description="Mean load / peak load")
     market: str
     product: str
-    priced_share: float = Field(description="Share of imported/exported energy with a market price")
-    import_cost_eur: float | None = Field(description="Sum of imported energy x market price")
-    export_revenue_eur: float | None
-    net_cost_eur: float | None
+    priced_share: float = Field(description="Share of imported/exported energy with a known price")
+    import_cost_eur: float | None = Field(
+        description="Sum of imported energy x import price (the site's tariff, else the market price)"
+    )
+    export_revenue_eur: float | None = Field(description="Sum of exported energy x feed-in price")
+    peak_charge_eur: float = Field(
+        default=0.0,
+        description="The tariff's capacity charge on the highest 15-minute mean import per month, "
+        "pro rata of the month the period covers (0 without a stored tariff)",
+    )
+    net_cost_eur: float | None = Field(description="import_cost_eur + peak_charge_eur - export_revenue_eur")
+    tariff: Literal["site", "default"] = Field(
+        default="default",
+        description="site: priced with the site's stored tariff (GET /tariffs/{site}); default: the "
+        "settings' tariff, spot + IMPORT_MARKUP_EUR_KWH for imports and EXPORT_TARIFF_EUR_KWH or spot "
+        "for feed-in, as the optimiser and what-if use (no tariff stored, or the period ends before "
+        "its first version)",
+    )
