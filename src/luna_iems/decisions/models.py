@@ -26,6 +26,8 @@ class Rule(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSONType)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     site: Mapped[str] = mapped_column(String(100), default="default")
+    # Where firings are announced ("webhook", "webhook:<id>", "mqtt"); empty: NOTIFY_DEFAULT_CHANNELS.
+    channels: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     condition_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -44,7 +46,7 @@ class Alert(Base):
 
     alert_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
-    source: Mapped[str] = mapped_column(String(20))  # "anomaly" | "rule"
+    source: Mapped[str] = mapped_column(String(20))  # "anomaly" | "rule" | "prices" (the price fetch)
     kind: Mapped[str] = mapped_column(String(50))  # spike, flatline, gap, drift, or the rule's action
     severity: Mapped[str] = mapped_column(String(20))
     meter_id: Mapped[str | None] = mapped_column(String(100))

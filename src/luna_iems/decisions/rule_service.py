@@ -11,7 +11,9 @@ Here every 15-minute step of a site becomes a context of the variables in `rules
 - `peak_month_kw`: the highest 15-minute import of the local month before the step;
 - `soc_pct`: the mean state of charge of the site's batteries (`POST /ingest/battery-states`), each
   battery's newest state reported before the end of the step and at most `SOC_MAX_AGE` old; missing
-  (the rule reports it unavailable) when no battery of the site reported in time.
+  (the rule reports it unavailable) when no battery of the site reported in time. Each battery's own
+  value is in the context as `soc_pct['<battery_id>']` (rules with `battery` or a subscript read it);
+  a rule may only name batteries that have reported a state for its site (422 otherwise).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from luna_iems.decisions.schemas import (
     RuleVariable,
 )
 from luna_iems.errors import ConflictError, InvalidInputError, NotFoundError
+from luna_iems.integrations.notify import service as notify_service
 from luna_iems.settings import Settings
 from luna_iems.telemetry.models import Event
 from luna_iems.timeseries import repository as timeseries_repository
@@ -53,12 +56,13 @@ log = logging.getLogger(__name__)
 STEP = timedelta(minutes=15)
 SOC_MAX_AGE = timedelta(hours=1)  # an older state of charge is not "now" any more
 MAX_DRY_RUN_DAYS = 31
+NOT_IN_SPEC = {"site", "channels"}  # rule fields kept in columns, not in the stored spec
 Context = dict[str, float | bool | None]
 
 
 # --- CRUD ---------------------------------------------------------------------------------------------
 def _spec_of(rule_in: RuleCreate) -> dict[str, Any]:
-    return rule_in.model_dump(mode="json", exclude={"site"})
+    return rule_in.model_dump(mode="json", exclude={"site", "channels"})
 
 
 def _compile(spec: Mapping[str, Any]) -> rules.CompiledRule:
@@ -79,8 +83,11 @@ def rule_read(rule: Rule) -> RuleRead:
         then=spec["then"],
         for_minutes=spec.get("for_minutes", 0),
         cooldown_minutes=spec.get("cooldown_minutes", 0),
+        rearm_when=spec.get("rearm_when"),
+        battery=spec.get("battery"),
         enabled=rule.enabled,
         site=rule.site,
+        channels=rule.channels or [],
         created_at=rule.created_at,
         updated_at=rule.updated_at,
         last_fired_at=rule.last_fired_at,
@@ -98,10 +105,11 @@ def get_rule(*, session: Session, rule_id: uuid.UUID) -> Rule:
 def create_rule(*, session: Session, rule_in: RuleCreate) -> RuleRead:
     """Store a validated rule; raises ConflictError (409) when the name is taken."""
     spec = _spec_of(rule_in)
-    _compile(spec)
+    check_batteries(session=session, rule=_compile(spec), site=rule_in.site)
     if repository.get_rule_by_name(session=session, name=rule_in.name) is not None:
         raise ConflictError(f"a rule named {rule_in.name!r} exists", details={"field": "name"})
-    rule = Rule(name=rule_in.name, spec=spec, enabled=rule_in.enabled, site=rule_in.site)
+    channels = notify_service.check_channels(session=session, channels=rule_in.channels)
+    rule = Rule(name=rule_in.name, spec=spec, enabled=rule_in.enabled, site=rule_in.site, channels=channels)
     repository.add_rule(session=session, rule=rule)
     session.commit()
     return rule_read(rule)
@@ -132,6 +140,22 @@ def _site_of(item: object, index: int) -> str:
     return site
 
 
+def _channels_of(session: Session, item: object, index: int) -> list[str]:
+    """The `channels` of an imported rule, checked like RuleCreate.channels (422 names the rule)."""
+    value = item.get("channels", []) if isinstance(item, dict) else []
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise InvalidInputError(
+            f"rules[{index}].channels: a list of channels, e.g. ['mqtt', 'webhook:<id>']",
+            details={"field": "channels", "rule_index": index},
+        )
+    try:
+        return notify_service.check_channels(session=session, channels=value)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"rules[{index}].{exc.message}", details={**(exc.details or {}), "rule_index": index}
+        ) from exc
+
+
 def import_rules(*, session: Session, text: str) -> RuleList:
     """Store every rule of a YAML (or JSON) document, or none: 422 names the rule and the field of the
     first invalid one, 409 names taken names. A rule may carry `site` (default "default")."""
@@ -139,7 +163,7 @@ def import_rules(*, session: Session, text: str) -> RuleList:
         items = _rule_documents(text)
         sites = [_site_of(item, index) for index, item in enumerate(items)]
         specs = [
-            {k: v for k, v in item.items() if k != "site"} if isinstance(item, dict) else item
+            {k: v for k, v in item.items() if k not in NOT_IN_SPEC} if isinstance(item, dict) else item
             for item in items
         ]
         compiled = rules.parse_rules(specs)
@@ -149,12 +173,15 @@ def import_rules(*, session: Session, text: str) -> RuleList:
         ) from exc
     if not compiled:
         raise InvalidInputError("the document holds no rules", details={"field": "body"})
+    for index, (rule, site) in enumerate(zip(compiled, sites, strict=True)):
+        check_batteries(session=session, rule=rule, site=site, rule_index=index)
     taken = [r.name for r in compiled if repository.get_rule_by_name(session=session, name=r.name)]
     if taken:
         raise ConflictError(f"rules already exist: {taken}", details={"field": "name", "names": taken})
+    channels = [_channels_of(session, item, index) for index, item in enumerate(items)]
     stored = [
-        Rule(name=r.name, spec=r.spec.model_dump(mode="json"), enabled=r.enabled, site=site)
-        for r, site in zip(compiled, sites, strict=True)
+        Rule(name=r.name, spec=r.spec.model_dump(mode="json"), enabled=r.enabled, site=site, channels=ch)
+        for r, site, ch in zip(compiled, sites, channels, strict=True)
     ]
     for row in stored:
         repository.add_rule(session=session, rule=row)
@@ -178,15 +205,17 @@ def seed_example_rules(*, session: Session, site: str) -> str | None:
 def update_rule(*, session: Session, rule_id: uuid.UUID, rule_in: RuleUpdate) -> RuleRead:
     """Merge the changes and validate the whole rule again; a changed condition restarts its clock."""
     rule = get_rule(session=session, rule_id=rule_id)
-    changes = rule_in.model_dump(exclude_unset=True, exclude={"site"})
+    changes = rule_in.model_dump(exclude_unset=True, exclude={"site", "channels"})
     spec = {**rule.spec, **changes}
-    _compile(spec)
-    if "when" in changes or "for_minutes" in changes:
+    check_batteries(session=session, rule=_compile(spec), site=rule_in.site or rule.site)
+    if changes.keys() & {"when", "for_minutes", "rearm_when", "battery"}:
         rule.condition_since = None
     rule.spec = spec
     rule.enabled = spec.get("enabled", True)
     if rule_in.site is not None:
         rule.site = rule_in.site
+    if rule_in.channels is not None:
+        rule.channels = notify_service.check_channels(session=session, channels=rule_in.channels)
     rule.updated_at = utcnow()
     session.commit()
     return rule_read(rule)
@@ -264,7 +293,8 @@ def site_contexts(
     peaks = _running_month_peak(energy.import_kw, slots, tz)
     first = int((ts_from - lead) / STEP)
     week, per_day = 7 * 96, 96
-    soc = site_soc(session=session, site=site, steps=slots[first:])
+    per_battery = battery_soc(session=session, site=site, steps=slots[first:])
+    soc = _mean_soc(per_battery, len(slots) - first)
     contexts: list[tuple[datetime, Context]] = []
     for i in range(first, len(slots)):
         ts = slots[i]
@@ -287,6 +317,7 @@ def site_contexts(
             "price_next_h_eur_mwh": float(np.mean(next_hour)) if np.isfinite(next_hour).all() else None,
             "price_day_avg_eur_mwh": float(np.nanmean(day_prices)) if np.isfinite(day_prices).any() else None,
             "soc_pct": soc[i - first],
+            **{rules.battery_key("soc_pct", b): values[i - first] for b, values in per_battery.items()},
             "forecast_load_kw": _value(energy.consumption_kw, i + 1 - week),
             "forecast_pv_kw": _value(energy.production_kw, i + 1 - per_day),
             "peak_month_kw": peaks[i],
@@ -299,8 +330,22 @@ def site_contexts(
 def site_soc(*, session: Session, site: str, steps: Sequence[datetime]) -> list[float | None]:
     """Per step [t, t + 15 min): the mean over the site's batteries of each one's newest reported state
     of charge before t + 15 min, if not older than `SOC_MAX_AGE`; None when no battery qualifies."""
+    return _mean_soc(battery_soc(session=session, site=site, steps=steps), len(steps))
+
+
+def _mean_soc(per_battery: Mapping[str, Sequence[float | None]], n: int) -> list[float | None]:
+    if not per_battery:
+        return [None] * n
+    stacked = np.array([[np.nan if v is None else v for v in column] for column in per_battery.values()])
+    counts = np.isfinite(stacked).sum(axis=0)
+    means = np.nansum(stacked, axis=0) / np.maximum(counts, 1)
+    return [float(m) if c else None for m, c in zip(means, counts, strict=True)]
+
+
+def battery_soc(*, session: Session, site: str, steps: Sequence[datetime]) -> dict[str, list[float | None]]:
+    """Per battery of the site that reported in range, per step as in `site_soc` (None: no fresh state)."""
     if not steps:
-        return []
+        return {}
     states = timeseries_repository.list_battery_states(
         session=session,
         battery_id=None,
@@ -310,7 +355,7 @@ def site_soc(*, session: Session, site: str, steps: Sequence[datetime]) -> list[
         limit=10_000_000,
     )
     if not states:
-        return [None] * len(steps)
+        return {}
     ends = np.array([to_epoch_us(t + STEP) for t in steps], dtype=np.int64)
     max_age_us = int(SOC_MAX_AGE.total_seconds() * 1e6)
     per_battery: dict[str, tuple[list[int], list[float]]] = {}
@@ -318,16 +363,50 @@ def site_soc(*, session: Session, site: str, steps: Sequence[datetime]) -> list[
         times, values = per_battery.setdefault(state.battery_id, ([], []))
         times.append(to_epoch_us(state.ts))
         values.append(state.soc_pct)
-    columns = []
-    for times, values in per_battery.values():
+    columns: dict[str, list[float | None]] = {}
+    for battery_id, (times, values) in sorted(per_battery.items()):
         ts_us, soc = np.asarray(times, dtype=np.int64), np.asarray(values, dtype=np.float64)
         index = np.searchsorted(ts_us, ends, side="left") - 1  # newest state strictly before the end
         fresh = (index >= 0) & (ends - ts_us[np.maximum(index, 0)] <= max_age_us)
-        columns.append(np.where(fresh, soc[np.maximum(index, 0)], np.nan))
-    stacked = np.vstack(columns)
-    counts = np.isfinite(stacked).sum(axis=0)
-    means = np.nansum(stacked, axis=0) / np.maximum(counts, 1)
-    return [float(m) if c else None for m, c in zip(means, counts, strict=True)]
+        column = np.where(fresh, soc[np.maximum(index, 0)], np.nan)
+        columns[battery_id] = [float(v) if np.isfinite(v) else None for v in column]
+    return columns
+
+
+def check_batteries(
+    *, session: Session, rule: rules.CompiledRule, site: str, rule_index: int | None = None
+) -> None:
+    """Raise InvalidInputError (422) when the rule names a battery that never reported a state for
+    `site`: the field (`battery`, `when` or `rearm_when`), the column in the expression, the known ids."""
+    named = rule.batteries
+    if not named:
+        return
+    known = timeseries_repository.list_battery_ids(session=session, site=site)
+    unknown = [b for b in named if b not in known]
+    if not unknown:
+        return
+    battery, spec = unknown[0], rule.spec
+    field, position, expression = "battery", None, None
+    if spec.battery != battery:
+        key = rules.battery_key("soc_pct", battery)
+        for name, text in (("when", spec.when), ("rearm_when", spec.rearm_when)):
+            if text and key in text:
+                field, expression, position = name, text, text.index(key) + 1
+                break
+    where = f"rules[{rule_index}] ({rule.name}): " if rule_index is not None else ""
+    column = f" at column {position}" if position else ""
+    raise InvalidInputError(
+        f"{where}{field}: unknown battery {battery!r}{column} for site {site!r}; "
+        + (f"known: {', '.join(known)}" if known else "no battery has reported a state for this site yet"),
+        details={
+            "field": field,
+            "battery": battery,
+            "position": position,
+            "expression": expression,
+            "known": known,
+            "rule_index": rule_index,
+        },
+    )
 
 
 # --- dry run ------------------------------------------------------------------------------------------
@@ -335,7 +414,10 @@ def _rules_for_dry_run(
     *, session: Session, request: RuleEvaluateRequest
 ) -> list[tuple[rules.CompiledRule, str]]:
     if request.rules is not None:
-        return [(_compile(_spec_of(r)), request.site or r.site) for r in request.rules]
+        compiled = [(_compile(_spec_of(r)), request.site or r.site) for r in request.rules]
+        for index, (rule, site) in enumerate(compiled):
+            check_batteries(session=session, rule=rule, site=site, rule_index=index)
+        return compiled
     stored = repository.list_rules(session=session)
     if request.rule_ids is not None:
         wanted = set(request.rule_ids)

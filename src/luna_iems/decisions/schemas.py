@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from luna_iems.bounds import (
     ID_MAX_CHARS,
@@ -23,6 +23,7 @@ from luna_iems.bounds import (
     Timestamp,
 )
 from luna_iems.decisions.rules import MAX_MINUTES, RuleSpec
+from luna_iems.integrations.notify import channels as notify_channels
 
 Target = Literal["load", "pv", "price"]
 Resolution = Literal["15m", "1h"]
@@ -262,6 +263,11 @@ class OptimizeRequest(BaseModel):
         le=MAX_POWER_KW,
         description="Highest import already reached this billing period: only a peak above it is charged",
     )
+    activate: StrictBool = Field(
+        default=False,
+        description="Dispatch the plan: publish each step's setpoints to MQTT at its start (needs the "
+        "analyst role, DISPATCH_ENABLED and MQTT_URL; see GET /dispatch). It supersedes the active plan",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> OptimizeRequest:
@@ -325,14 +331,29 @@ class ScheduleRead(BaseModel):
     peak_import_kw: float
     notes: list[str] = Field(default=[], description="Where inputs came from (forecast models, gaps)")
     steps: list[ScheduleStep]
+    plan_id: uuid.UUID | None = Field(
+        default=None, description="With `activate`: the dispatch plan now active (GET /dispatch)"
+    )
 
 
 # --- rules ------------------------------------------------------------------------------------------
+# A rule's notification channels: "mqtt", "webhook" (every webhook) or "webhook:<id>"; a bad one is a
+# 422 naming it and its index.
+ChannelStr = Annotated[str, Field(max_length=60), AfterValidator(notify_channels.normalise_channel)]
+CHANNELS_DESCRIPTION = (
+    "Where firings are announced: 'mqtt', 'webhook' (every webhook) or 'webhook:<webhook id>'; "
+    "empty: NOTIFY_DEFAULT_CHANNELS"
+)
+
+
 class RuleCreate(RuleSpec):
     """A declarative rule (see `decisions.rules`): `when` is an expression over GET /rules/variables,
     `then` an action with a severity and a message template. `site` picks the data it watches."""
 
     site: str = Field(default="default", min_length=1, max_length=ID_MAX_CHARS)
+    channels: list[ChannelStr] = Field(
+        default_factory=list, max_length=notify_channels.MAX_CHANNELS, description=CHANNELS_DESCRIPTION
+    )
 
 
 class RuleUpdate(BaseModel):
@@ -345,8 +366,14 @@ class RuleUpdate(BaseModel):
     then: dict[str, Any] | None = None
     for_minutes: float | None = Field(strict=True, default=None, ge=0, le=MAX_MINUTES)
     cooldown_minutes: float | None = Field(strict=True, default=None, ge=0, le=MAX_MINUTES)
+    # null clears them (hysteresis off; the site mean): these two are nullable in RuleSpec.
+    rearm_when: str | None = Field(default=None, min_length=1, max_length=2000)
+    battery: str | None = Field(default=None, min_length=1, max_length=ID_MAX_CHARS)
     enabled: StrictBool | None = None
     site: str | None = Field(default=None, min_length=1, max_length=ID_MAX_CHARS)
+    channels: list[ChannelStr] | None = Field(
+        default=None, max_length=notify_channels.MAX_CHANNELS, description=CHANNELS_DESCRIPTION
+    )
 
 
 class RuleRead(BaseModel):
@@ -357,8 +384,11 @@ class RuleRead(BaseModel):
     then: dict[str, Any]
     for_minutes: float
     cooldown_minutes: float
+    rearm_when: str | None = None
+    battery: str | None = None
     enabled: bool
     site: str
+    channels: list[str] = Field(default=[], description=CHANNELS_DESCRIPTION)
     created_at: datetime
     updated_at: datetime
     last_fired_at: datetime | None
