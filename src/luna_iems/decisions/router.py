@@ -52,6 +52,7 @@ from luna_iems.errors import (
     PayloadTooLargeError,
     error_responses,
 )
+from luna_iems.integrations.dispatch import service as dispatch_service
 
 router = APIRouter(responses=AUTHENTICATED_ERRORS)
 _NOT_FOUND = error_responses(404)
@@ -77,12 +78,23 @@ def backtest(
 
 
 # --- optimiser ----------------------------------------------------------------------------------------
-@router.post("/optimize/schedule", response_model=ScheduleRead, tags=["optimiser"], responses=_SCOPED)
+@router.post(
+    "/optimize/schedule",
+    response_model=ScheduleRead,
+    tags=["optimiser"],
+    responses=_SCOPED | error_responses(409),
+)
 def schedule(
-    body: OptimizeRequest, session: SessionDep, container: ContainerDep, _: ViewerKey
+    body: OptimizeRequest, session: SessionDep, container: ContainerDep, principal: ViewerKey
 ) -> ScheduleRead:
-    """Plan batteries, deferrable loads, grid and curtailment (MILP, HiGHS); 422 explains infeasibility."""
-    return optimize_service.optimize(session=session, settings=container.settings, request=body)
+    """Plan batteries, deferrable loads, grid and curtailment (MILP, HiGHS); 422 explains infeasibility.
+    With `activate` (analyst) the plan is dispatched (GET /dispatch); 409 when dispatch is off."""
+    result = optimize_service.optimize(session=session, settings=container.settings, request=body)
+    if body.activate:  # integrations/dispatch takes the plan over
+        result = dispatch_service.activate_schedule(
+            deps=container.dispatch_deps, role=principal.role, request=body, schedule=result
+        )
+    return result
 
 
 # --- rules --------------------------------------------------------------------------------------------
