@@ -185,6 +185,41 @@ def detect_recent(*, session: Session, settings: Settings, now: datetime | None 
     return new
 
 
+def raise_alert(
+    *,
+    session: Session,
+    fingerprint: str,
+    source: str,
+    kind: str,
+    severity: str,
+    start_at: datetime,
+    end_at: datetime,
+    message: str,
+    evidence: dict[str, object],
+) -> bool:
+    """Store an alert from another part of the system (e.g. the price fetch), once per `fingerprint`:
+    raising it again updates its message, evidence and end instead of adding a duplicate. Flushes,
+    does not commit. Returns True when the alert is new."""
+    existing = repository.alerts_by_fingerprint(session=session, fingerprints=[fingerprint]).get(fingerprint)
+    if existing is not None:
+        existing.message, existing.evidence = message, dict(evidence)
+        existing.end_at = max(existing.end_at, end_at)
+        session.flush()
+        return False
+    alert = Alert(
+        fingerprint=fingerprint,
+        source=source,
+        kind=kind,
+        severity=severity,
+        start_at=start_at,
+        end_at=end_at,
+        message=message,
+        evidence=dict(evidence),
+    )
+    repository.add_alerts(session=session, alerts=[alert])
+    return True
+
+
 def list_alerts(*, session: Session, query: AlertQuery) -> AlertList:
     rows, total = repository.list_alerts(session=session, query=query)
     return AlertList(items=[AlertRead.model_validate(a) for a in rows], total=total)

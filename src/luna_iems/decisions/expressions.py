@@ -3,7 +3,9 @@
 Conditions are Python-like: comparisons (chained: ``10 <= soc_pct < 80``), ``and`` / ``or`` / ``not``,
 ``+ - * /``, parentheses, numeric literals, ``true`` / ``false`` (and ``True`` / ``False``) and the
 functions ``min``, ``max``, ``abs`` and ``round``. Names must come from a variable catalog; nothing else
-is accepted: no attribute access, subscripts, other calls, lambdas, comprehensions or strings.
+is accepted: no attribute access, other calls, lambdas, comprehensions or strings. The one subscript is
+a per-battery variable with a quoted battery id, ``soc_pct['hall']``: it reads the context key
+``battery_key("soc_pct", "hall")`` (the same text), so a context carries one key per battery.
 
 Why our own ``ast`` whitelist rather than ``simpleeval``: simpleeval re-walks the AST at every
 evaluation and is open by default (it accepts strings, subscripts and attribute access unless told
@@ -58,6 +60,22 @@ class Variable:
     unit: str
     description: str
     kind: Kind = Kind.NUMBER
+    per_battery: bool = False  # may be indexed by a battery id: soc_pct['hall']
+
+
+MAX_BATTERY_ID_CHARS = 100  # battery_states.battery_id
+_BATTERY_KEY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\['(?P<battery>[^']+)'\]")
+
+
+def battery_key(name: str, battery_id: str) -> str:
+    """The context key of a per-battery variable: ``soc_pct['hall']`` (as written in a condition)."""
+    return f"{name}['{battery_id}']"
+
+
+def split_battery_key(key: str) -> tuple[str, str] | None:
+    """(variable, battery id) of a key made by ``battery_key``; None for a plain variable name."""
+    match = _BATTERY_KEY.fullmatch(key)
+    return (match.group("name"), match.group("battery")) if match else None
 
 
 class RuleError(ValueError):
@@ -289,6 +307,36 @@ class _Compiler:
             detail += f" (did you mean '{close[0]}'?)"
         raise self.fail(node, detail)
 
+    def _subscript(self, node: ast.AST) -> _Compiled:
+        """``soc_pct['hall']``: a per-battery variable of one battery (its id a quoted string)."""
+        assert isinstance(node, ast.Subscript)
+        base, index = node.value, node.slice
+        variable = self.catalog.get(base.id) if isinstance(base, ast.Name) else None
+        if variable is None or not variable.per_battery:
+            indexable = [v.name for v in self.catalog.values() if v.per_battery]
+            allowed = f"only {', '.join(indexable)} can be" if indexable else "no variable can be"
+            raise self.fail(
+                node,
+                f"a subscript ('{self._snippet(node)}') is not allowed in '{self.source}': {allowed} "
+                "indexed by a battery id, e.g. soc_pct['hall']",
+            )
+        if not (isinstance(index, ast.Constant) and isinstance(index.value, str)):
+            raise self.fail(
+                node,
+                f"a subscript ('{self._snippet(node)}') is not allowed in '{self.source}' unless it names "
+                f"a battery by a quoted id, e.g. {variable.name}['hall']",
+            )
+        battery = index.value
+        if not 1 <= len(battery) <= MAX_BATTERY_ID_CHARS or "'" in battery or "\\" in battery:
+            raise self.fail(
+                index,
+                f"battery id {battery!r} in '{self._snippet(node)}': use 1 to {MAX_BATTERY_ID_CHARS} "
+                "characters without quotes or backslashes",
+            )
+        key = battery_key(variable.name, battery)
+        self.seen.setdefault(key, None)
+        return _Compiled(lambda v: v[key], variable.kind)
+
     def _bool_op(self, node: ast.AST) -> _Compiled:
         assert isinstance(node, ast.BoolOp)
         word = "and" if isinstance(node.op, ast.And) else "or"
@@ -456,6 +504,7 @@ class _Compiler:
     _HANDLERS: dict[type[ast.AST], Callable[[_Compiler, ast.AST], _Compiled]] = {
         ast.Constant: _constant,
         ast.Name: _name,
+        ast.Subscript: _subscript,
         ast.BoolOp: _bool_op,
         ast.UnaryOp: _unary,
         ast.BinOp: _bin_op,

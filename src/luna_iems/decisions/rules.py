@@ -8,6 +8,8 @@ A rule looks like this (YAML; JSON with the same keys works too)::
     then: {action: charge_battery, message: "Price {price_eur_mwh:.0f} EUR/MWh", severity: info}
     for_minutes: 15        # the condition must have held this long before the rule fires
     cooldown_minutes: 60   # after firing, stay quiet this long
+    rearm_when: "soc_pct >= 90"  # optional hysteresis: after firing, quiet until this holds
+    battery: hall          # optional: `soc_pct` means this battery's state of charge, not the site mean
     enabled: true
 
 ``when`` uses the expression language of ``expressions.py`` over the variable catalog ``VARIABLES``.
@@ -24,6 +26,17 @@ Semantics, chosen to be predictable:
   be made (missing data, division by zero), restarts the ``for_minutes`` clock.
 - ``for_minutes`` is measured between evaluation timestamps: with 15-minute steps and
   ``for_minutes: 15`` the rule fires at the second consecutive step on which the condition holds.
+- ``rearm_when`` (hysteresis) makes a rule fire once per episode: after it fires it stays latched,
+  whether or not ``when`` still holds, until an evaluation where ``rearm_when`` holds (missing data
+  keeps it latched); ``cooldown_minutes`` still applies between episodes. A reserve rule
+  ``when: soc_pct < 20`` with ``rearm_when: soc_pct >= 25`` fires once per discharge to the reserve,
+  not every cooldown while the battery sits at its minimum, and not again for noise around 20 %.
+  The latch needs no extra state: it is "``last_fired`` within the episode that began at
+  ``condition_since``", and the episode ends (``condition_since`` cleared) when ``rearm_when`` holds.
+- Per battery: ``soc_pct`` is the site mean; ``soc_pct['hall']`` in an expression is battery
+  ``hall``'s state of charge, and a rule with ``battery: hall`` reads plain ``soc_pct`` (in ``when``,
+  ``rearm_when`` and the message) as that battery's. Contexts carry one ``soc_pct['<id>']`` key per
+  battery (``expressions.battery_key``); which ids exist is the caller's check (``rule_service``).
 """
 
 from __future__ import annotations
@@ -41,6 +54,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from luna_iems.decisions.expressions import (
+    MAX_BATTERY_ID_CHARS,
     MAX_TEMPLATE_CHARS,
     EvaluationError,
     Expression,
@@ -48,9 +62,11 @@ from luna_iems.decisions.expressions import (
     RuleError,
     Template,
     Variable,
+    battery_key,
     compile_condition,
     compile_template,
     is_missing,
+    split_battery_key,
 )
 
 __all__ = [
@@ -67,6 +83,7 @@ __all__ = [
     "RuleThen",
     "Severity",
     "Variable",
+    "battery_key",
     "compile_rule",
     "dry_run",
     "parse_rule",
@@ -92,7 +109,13 @@ VARIABLES: Mapping[str, Variable] = _variables(
     Variable("price_eur_mwh", "EUR/MWh", "Day-ahead market price of the current period."),
     Variable("price_next_h_eur_mwh", "EUR/MWh", "Mean market price over the next hour."),
     Variable("price_day_avg_eur_mwh", "EUR/MWh", "Mean market price of the current (local) day."),
-    Variable("soc_pct", "%", "Battery state of charge, 0-100; missing when the site has no battery."),
+    Variable(
+        "soc_pct",
+        "%",
+        "Battery state of charge, 0-100: the mean of the site's batteries, or one battery's with "
+        "soc_pct['<battery_id>'] or the rule's `battery`; missing when no battery reported in time.",
+        per_battery=True,
+    ),
     Variable("forecast_load_kw", "kW", "Forecast consumption for the next step."),
     Variable("forecast_pv_kw", "kW", "Forecast PV production for the next step."),
     Variable("peak_month_kw", "kW", "Highest 15-minute mean import so far this month."),
@@ -182,6 +205,19 @@ class RuleSpec(BaseModel):
     then: RuleThen
     for_minutes: float = Field(strict=True, default=0.0, ge=0, le=MAX_MINUTES)
     cooldown_minutes: float = Field(strict=True, default=0.0, ge=0, le=MAX_MINUTES)
+    rearm_when: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Hysteresis: after firing, the rule stays quiet until this condition holds "
+        "(e.g. 'soc_pct >= 25' for a rule 'soc_pct < 20'); empty: level-triggered with the cooldown.",
+    )
+    battery: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_BATTERY_ID_CHARS,
+        description="A battery id of the rule's site: `soc_pct` then means this battery's state of "
+        "charge instead of the site mean. Empty: the site mean (or soc_pct['<id>'] in the condition).",
+    )
     enabled: StrictBool = True
 
     @field_validator("name")
@@ -198,6 +234,20 @@ class RuleSpec(BaseModel):
     @classmethod
     def _valid_condition(cls, value: str) -> str:
         compile_condition(value, variables=VARIABLES)
+        return value
+
+    @field_validator("rearm_when")
+    @classmethod
+    def _valid_rearm(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_condition(value, variables=VARIABLES)
+        return value
+
+    @field_validator("battery")
+    @classmethod
+    def _valid_battery(cls, value: str | None) -> str | None:
+        if value is not None and ("'" in value or "\\" in value):
+            raise RuleError(f"battery id {value!r} may not contain quotes or backslashes")
         return value
 
     @field_validator("then", mode="before")
@@ -258,6 +308,27 @@ class CompiledRule:
     template: Template | None
     variables: tuple[str, ...]  # referenced by the condition, then by the message
     _booleans: frozenset[str]
+    rearm: Expression | None = None
+
+    @property
+    def batteries(self) -> tuple[str, ...]:
+        """Battery ids the rule names (its `battery`, then soc_pct['<id>'] in its conditions)."""
+        keys = [*self.variables, *(self.rearm.variables if self.rearm else ())]
+        named = [self.spec.battery] if self.spec.battery else []
+        named += [pair[1] for key in keys if (pair := split_battery_key(key)) is not None]
+        return tuple(dict.fromkeys(named))
+
+    def bind(self, context: Mapping[str, float | bool | None]) -> Mapping[str, float | bool | None]:
+        """The context as this rule sees it: with `battery`, plain per-battery variables are that
+        battery's values (None when the context has none for it)."""
+        battery = self.spec.battery
+        if battery is None:
+            return context
+        bound = dict(context)
+        for variable in VARIABLES.values():
+            if variable.per_battery:
+                bound[variable.name] = context.get(battery_key(variable.name, battery))
+        return bound
 
     @property
     def name(self) -> str:
@@ -281,6 +352,7 @@ class CompiledRule:
         Never raises for data problems: missing variables (absent, None, NaN) and undefined arithmetic
         give ``fired=False`` with a ``reason``.
         """
+        context = self.bind(context)
         values: dict[str, float | bool] = {}
         missing: list[str] = []
         for name in self.variables:
@@ -323,8 +395,15 @@ def compile_rule(spec: RuleSpec) -> CompiledRule:
     referenced = dict.fromkeys(condition.variables)
     if template is not None:
         referenced.update(dict.fromkeys(template.variables))
-    booleans = frozenset(name for name in referenced if VARIABLES[name].kind is Kind.BOOLEAN)
-    return CompiledRule(spec, condition, template, tuple(referenced), booleans)
+    booleans = frozenset(name for name in referenced if _variable(name).kind is Kind.BOOLEAN)
+    rearm = compile_condition(spec.rearm_when, variables=VARIABLES) if spec.rearm_when else None
+    return CompiledRule(spec, condition, template, tuple(referenced), booleans, rearm)
+
+
+def _variable(key: str) -> Variable:
+    """The catalog entry of a context key (``soc_pct`` or ``soc_pct['hall']``)."""
+    pair = split_battery_key(key)
+    return VARIABLES[pair[0] if pair else key]
 
 
 def _rule_error(exc: ValidationError) -> RuleError:
@@ -437,10 +516,14 @@ def step(
 def _advance(
     rule: CompiledRule, state: RuleState, ts: datetime, context: Mapping[str, float | bool | None]
 ) -> tuple[RuleState, Firing | None]:
+    since, last = state.condition_since, state.last_fired
+    if rule.rearm is not None and since is not None and last is not None and last >= since:
+        # Fired in this episode: latched until `rearm_when` holds.
+        return (RuleState(None, last) if _holds(rule.rearm, rule, context) else state), None
     evaluation = rule.evaluate(context)
     if not evaluation.fired:
         return RuleState(None, state.last_fired), None
-    since = state.condition_since or ts
+    since = since or ts
     spec = rule.spec
     if ts - since < timedelta(minutes=spec.for_minutes):
         return RuleState(since, state.last_fired), None
@@ -455,6 +538,22 @@ def _advance(
         values=dict(evaluation.values),
     )
     return RuleState(since, ts), firing
+
+
+def _holds(expression: Expression, rule: CompiledRule, context: Mapping[str, float | bool | None]) -> bool:
+    """True when `expression` can be evaluated on the rule's view of `context` and holds; missing data
+    or undefined arithmetic count as "does not hold" (a latched rule stays latched without data)."""
+    bound = rule.bind(context)
+    values: dict[str, float | bool] = {}
+    for name in expression.variables:
+        value = bound.get(name)
+        if value is None or is_missing(value):
+            return False
+        values[name] = bool(value) if _variable(name).kind is Kind.BOOLEAN else value
+    try:
+        return bool(expression.evaluate(values))
+    except (ArithmeticError, ValueError, TypeError):
+        return False
 
 
 def dry_run(
@@ -541,6 +640,11 @@ BUILTIN_RULES: list[dict[str, Any]] = [
         "name": "soc-reserve",
         "description": "Keep a 20 % reserve in the battery for outages and peak shaving.",
         "when": "soc_pct < 20",
+        # Hysteresis: once per discharge into the reserve. A battery at its minimum sits below 20 %
+        # for hours (every night on the demo site): level-triggered, the rule fired every cooldown
+        # (98-119 times in a demo week); re-armed only above 25 % it fires once per episode, and the
+        # 5-point band keeps SOC noise around 20 % from re-firing it.
+        "rearm_when": "soc_pct >= 25",
         "then": {
             "action": "hold_battery",
             "severity": "warning",
