@@ -20,6 +20,7 @@ from typing import Any
 from benchmarks import (
     anomalies,
     api_load,
+    dispatch_latency,
     fidelity,
     forecast_backtest,
     forecast_real,
@@ -27,6 +28,7 @@ from benchmarks import (
     ingest,
     ingest_throughput,
     memory,
+    modbus_polling,
     optimize_api,
     optimizer,
     queries,
@@ -62,6 +64,10 @@ REGISTRY: dict[str, Benchmark] = {
     "hardening": hardening.run,
     # dashboards (issue 11): the web app in a real browser
     "web_ui": web_ui.run,
+    # field devices (issue 12): 50 Modbus TCP devices polled at 5 s
+    "modbus_polling": modbus_polling.run,
+    # dispatch (issue 12): step start to setpoint received over MQTT
+    "dispatch_latency": dispatch_latency.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

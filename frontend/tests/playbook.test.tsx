@@ -36,7 +36,7 @@ describe("plan shaping", () => {
 });
 
 describe("rules", () => {
-  const rule = { rule_id: "r1", name: "soc-reserve", description: "d", when: "soc_pct < 20", then: { action: "hold_battery", severity: "warning", message: "low" }, for_minutes: 0, cooldown_minutes: 60, enabled: true, site: "sim", created_at: "", updated_at: "", last_fired_at: null, last_evaluated_at: null } as Rule;
+  const rule = { rule_id: "r1", name: "soc-reserve", description: "d", when: "soc_pct < 20", then: { action: "hold_battery", severity: "warning", message: "low" }, for_minutes: 0, cooldown_minutes: 60, enabled: true, site: "sim", channels: [], created_at: "", updated_at: "", last_fired_at: null, last_evaluated_at: null } as Rule;
   it("sends only what changed, numbers as numbers", () => {
     expect(ruleUpdate(rule, draftOf(rule))).toEqual({});
     expect(ruleUpdate(rule, { ...draftOf(rule), when: "soc_pct < 25", cooldown_minutes: "30", message: "x" })).toEqual({ when: "soc_pct < 25", cooldown_minutes: 30, then: { action: "hold_battery", severity: "warning", message: "x" } });

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,11 @@ from luna_iems.adapters.local_files import LocalObjectStore
 from luna_iems.admin.deps import AdminDeps
 from luna_iems.db.engine import build_engine, build_session_factory
 from luna_iems.decisions.deps import DecisionsDeps
+from luna_iems.integrations.devices.deps import DevicesDeps
+from luna_iems.integrations.dispatch.deps import DispatchDeps
+from luna_iems.integrations.notify.deps import NotifyDeps
+from luna_iems.integrations.prices.deps import PriceFetchDeps
+from luna_iems.integrations.stream.service import StreamHub
 from luna_iems.knowledge.deps import KnowledgeDeps
 from luna_iems.knowledge.index import KnowledgeIndex
 from luna_iems.ops.deps import OpsDeps
@@ -29,10 +35,12 @@ from luna_iems.ports import (
     Extractor,
     Generator,
     HealthCheck,
+    MessagePublisher,
     ObjectStore,
     VectorStore,
 )
 from luna_iems.settings import Settings
+from luna_iems.tariffs.deps import TariffsDeps
 from luna_iems.timeseries.deps import TimeseriesDeps
 
 if TYPE_CHECKING:
@@ -64,6 +72,30 @@ class Container:
     extra_checks: list[HealthCheck] = field(default_factory=list)
     _vector_store: VectorStore | None = None
     _token_counter: Callable[[str], int] | None = None
+    # MQTT publisher (MQTT_URL set): built on first use, so the CLI opens no broker connection.
+    _publisher_factory: Callable[[], MessagePublisher] | None = None
+    _message_publisher: MessagePublisher | None = None
+    _publisher_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set by an activation (HTTP) to wake the dispatcher thread: one per process, shared by both.
+    dispatch_wakeup: threading.Event = field(default_factory=threading.Event)
+    # The live stream's poller (GET /stream/readings): one per process, built on first use.
+    _stream_hub: StreamHub | None = None
+
+    @property
+    def stream_hub(self) -> StreamHub:
+        with self._publisher_lock:
+            if self._stream_hub is None:
+                self._stream_hub = StreamHub(self.session_factory, poll_s=self.settings.stream_poll_s)
+            return self._stream_hub
+
+    @property
+    def message_publisher(self) -> MessagePublisher | None:
+        """The broker publisher (setpoints, Home Assistant discovery, alerts), or None without MQTT_URL.
+        One per process, whichever thread asks first."""
+        with self._publisher_lock:
+            if self._message_publisher is None and self._publisher_factory is not None:
+                self._message_publisher = self._publisher_factory()
+            return self._message_publisher
 
     @property
     def vector_store(self) -> VectorStore:
@@ -115,9 +147,49 @@ class Container:
         return BackupTargets(engine=self.engine, vectors=self.vector_store, objects=self.object_store)
 
     @property
+    def price_fetch_deps(self) -> PriceFetchDeps:
+        """What the scheduled price fetch (ENTSO-E, a URL) may use: sessions and settings."""
+        return PriceFetchDeps(session_factory=self.session_factory, settings=self.settings)
+
+    @property
     def timeseries_deps(self) -> TimeseriesDeps:
         """What the time-series domain may use (ingest, MQTT, jobs); the simulator writes through it too."""
         return TimeseriesDeps(session_factory=self.session_factory, settings=self.settings)
+
+    @property
+    def devices_deps(self) -> DevicesDeps:
+        """What the field-device poller may use: it stores through the time-series ingest."""
+        return DevicesDeps(settings=self.settings, timeseries=self.timeseries_deps)
+
+    @property
+    def dispatch_deps(self) -> DispatchDeps:
+        """What dispatch and Home Assistant discovery may use; the publisher only when one is on."""
+        settings = self.settings
+        wanted = settings.dispatch_enabled or settings.ha_discovery_enabled
+        return DispatchDeps(
+            session_factory=self.session_factory,
+            settings=settings,
+            publisher=self.message_publisher if wanted else None,
+            wakeup=self.dispatch_wakeup,
+        )
+
+    @property
+    def notify_deps(self) -> NotifyDeps:
+        """What the notification outbox may use; the MQTT publisher is opened on the first MQTT send."""
+        return NotifyDeps(
+            session_factory=self.session_factory,
+            settings=self.settings,
+            publisher=lambda: self.message_publisher,
+            mqtt_enabled=self._publisher_factory is not None,
+        )
+
+    @property
+    def tariffs_deps(self) -> TariffsDeps:
+        """What the tariffs domain may use: the stored spot prices come from the time-series domain
+        (which imports tariffs, so tariffs cannot import it)."""
+        from luna_iems.timeseries.kpis import prices_per_slot
+
+        return TariffsDeps(settings=self.settings, spot_prices=prices_per_slot)
 
     @property
     def token_counter(self) -> Callable[[str], int]:
@@ -139,10 +211,15 @@ class Container:
             # required. A backend chosen by name (ollama, openai) is required: ready means it answers.
             explicit = self.settings.generator_backend in {"ollama", "openai"}
             checks.append(self.generator if explicit else _Optional(self.generator))
+        if self._message_publisher is not None:
+            checks.append(self._message_publisher)
         return [*checks, *self.extra_checks]
 
     def close(self) -> None:
-        parts = (self._vector_store, self.embedder, self.object_store, self.extractor, self.generator)
+        parts = (
+            self._vector_store, self.embedder, self.object_store, self.extractor, self.generator,
+            self._message_publisher, self._stream_hub,
+        )  # fmt: skip
         for component in (*parts, *self.extra_checks):
             closer: Any = getattr(component, "close", None)
             if callable(closer):
@@ -258,6 +335,26 @@ def build_generator(settings: Settings) -> Generator | None:
     return None
 
 
+def build_publisher_factory(settings: Settings) -> Callable[[], MessagePublisher] | None:
+    """MQTT when MQTT_URL is set (paho-mqtt, its own network thread); None: nothing is published."""
+    url = settings.mqtt_url
+    if not url:
+        return None
+
+    def factory() -> MessagePublisher:
+        from luna_iems.adapters.mqtt_publisher import MqttPublisher
+
+        return MqttPublisher(
+            url=url,
+            client_id=settings.mqtt_client_id,
+            availability_topic=settings.mqtt_availability_topic,
+            publish_timeout_s=settings.mqtt_publish_timeout_s,
+            reconnect_max_s=settings.mqtt_reconnect_max_s,
+        )
+
+    return factory
+
+
 def build_container(settings: Settings) -> Container:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = build_engine(
@@ -289,4 +386,5 @@ def build_container(settings: Settings) -> Container:
         _vector_store_factory=build_vector_store_factory(settings, embedder),
         extractor=build_extractor(settings),
         generator=build_generator(settings),
+        _publisher_factory=build_publisher_factory(settings),
     )

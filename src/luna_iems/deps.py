@@ -15,6 +15,8 @@ from luna_iems.admin import service as admin_service
 from luna_iems.admin.schemas import Principal, Role
 from luna_iems.bootstrap import Container
 from luna_iems.errors import AuthenticationError, LunaError, PermissionDeniedError
+from luna_iems.integrations.dispatch.deps import DispatchDeps
+from luna_iems.integrations.stream.service import StreamHub
 from luna_iems.knowledge.deps import KnowledgeDeps
 from luna_iems.ops.deps import OpsDeps
 from luna_iems.scheduler import Scheduler
@@ -50,6 +52,20 @@ def get_ops_deps(container: ContainerDep) -> OpsDeps:
 
 
 OpsDepsDep = Annotated[OpsDeps, Depends(get_ops_deps)]
+
+
+def get_dispatch_deps(container: ContainerDep) -> DispatchDeps:
+    return container.dispatch_deps
+
+
+DispatchDepsDep = Annotated[DispatchDeps, Depends(get_dispatch_deps)]
+
+
+def get_stream_hub(container: ContainerDep) -> StreamHub:
+    return container.stream_hub
+
+
+StreamHubDep = Annotated[StreamHub, Depends(get_stream_hub)]
 
 
 def get_scheduler(request: Request) -> Scheduler:

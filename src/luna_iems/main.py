@@ -26,6 +26,16 @@ from luna_iems.decisions import jobs as decisions_jobs
 from luna_iems.decisions import rule_service
 from luna_iems.decisions.router import router as decisions_router
 from luna_iems.errors import install_error_handlers
+from luna_iems.integrations.devices import jobs as devices_jobs
+from luna_iems.integrations.devices.poller import DevicePoller
+from luna_iems.integrations.devices.router import router as devices_router
+from luna_iems.integrations.dispatch import jobs as dispatch_jobs
+from luna_iems.integrations.dispatch.router import router as dispatch_router
+from luna_iems.integrations.notify import jobs as notify_jobs
+from luna_iems.integrations.notify.router import router as notify_router
+from luna_iems.integrations.prices import jobs as prices_jobs
+from luna_iems.integrations.prices.router import router as prices_router
+from luna_iems.integrations.stream.router import router as stream_router
 from luna_iems.knowledge import jobs as knowledge_jobs
 from luna_iems.knowledge import seed as knowledge_seed
 from luna_iems.knowledge.router import router as knowledge_router
@@ -39,6 +49,7 @@ from luna_iems.scheduler import Scheduler
 from luna_iems.settings import Settings, get_settings
 from luna_iems.simulation import service as sim_service
 from luna_iems.simulation.router import router as simulation_router
+from luna_iems.tariffs.router import router as tariffs_router
 from luna_iems.timeseries import jobs as timeseries_jobs
 from luna_iems.timeseries.mqtt import MqttSubscriber
 from luna_iems.timeseries.router import router as timeseries_router
@@ -149,10 +160,26 @@ def seed_and_warm_up(container: Container) -> tuple[str | None, list[threading.T
     return seeded, background
 
 
+def start_devices(container: Container) -> DevicePoller | None:
+    """Field devices: polled in their own thread while DEVICES_CONFIG_PATH exists (None otherwise)."""
+    poller = devices_jobs.start(container.devices_deps)
+    if poller is not None:
+        container.extra_checks.append(poller)
+    return poller
+
+
+def stop_devices(container: Container, poller: DevicePoller | None) -> None:
+    if poller is not None:
+        devices_jobs.stop(poller)
+        container.extra_checks.remove(poller)
+
+
 def register_jobs(scheduler: Scheduler, container: Container) -> None:
     """The jobs that start with the scheduler (the decisions jobs start after the demo seed)."""
     timeseries_jobs.register(scheduler, container.timeseries_deps)
     admin_jobs.register(scheduler, container.admin_deps)
+    notify_jobs.register(scheduler, container.notify_deps)
+    prices_jobs.register(scheduler, container.price_fetch_deps)  # off unless a price source is set
 
 
 def include_routes(app: FastAPI, settings: Settings) -> None:
@@ -165,6 +192,12 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
         simulation_router,
         knowledge_router,
         decisions_router,
+        notify_router,
+        prices_router,
+        tariffs_router,
+        devices_router,
+        dispatch_router,
+        stream_router,
         admin_router,
         auth_router,
     )
@@ -201,7 +234,12 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             mqtt = MqttSubscriber(active.timeseries_deps)
             active.extra_checks.append(mqtt)
             await mqtt.start()
+        devices = app.state.device_poller = await run_in_threadpool(start_devices, active)
         seeded, background = await run_in_threadpool(seed_and_warm_up, active)
+        # Dispatch (its own timer thread) and Home Assistant discovery: off unless configured.
+        app.state.dispatch = dispatch = await run_in_threadpool(
+            dispatch_jobs.start, active.dispatch_deps, scheduler if settings.enable_scheduler else None
+        )
         if settings.enable_scheduler:
             # After the demo seed, and at once: a first start shows alerts and rule firings right away,
             # and detection never sees a half-written demo week.
@@ -213,6 +251,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
             if mqtt is not None:
                 await mqtt.stop()
                 active.extra_checks.remove(mqtt)
+            await run_in_threadpool(stop_devices, active, devices)
+            await run_in_threadpool(dispatch.stop)
             scheduler.shutdown()
             knowledge_jobs.stop(active.knowledge_deps)  # a running ingest stops after its batch, queued
             for thread in background:

@@ -7,6 +7,7 @@ module that turns these settings into concrete adapters.
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -111,6 +112,7 @@ class Settings(BaseSettings):
 
     # --- decisions: forecasts, optimiser, rules, scenarios, anomalies -----------------------
     forecast_history_days: int = Field(default=28, ge=2, le=365)  # history a forecast learns from
+    # Optimiser and what-if of a site without a stored tariff (tariffs/, docs/tariffs.md):
     import_markup_eur_kwh: float = 0.15  # grid fees, levies and taxes on top of the spot price
     export_tariff_eur_kwh: float | None = None  # fixed feed-in tariff; empty: the spot price
     co2_intensity_g_kwh: float = Field(default=380, ge=0)  # grid import, gCO2eq/kWh (DE mix ~2024)
@@ -118,6 +120,86 @@ class Settings(BaseSettings):
     rules_interval_s: float = Field(default=300, gt=0)  # scheduled rule evaluation
     anomaly_interval_s: float = Field(default=900, gt=0)  # scheduled anomaly detection
     anomaly_window_h: int = Field(default=48, ge=6, le=24 * 31)  # how far back each run looks
+
+    # --- integrations: live stream (GET /stream/readings) ------------------------------------
+    # How often the stream looks for new readings, alerts and setpoints while anyone listens.
+    stream_poll_s: float = Field(default=1.0, gt=0, le=60)
+
+    # --- integrations: dispatch -------------------------------------------------------------
+    # MQTT publishing (setpoints, Home Assistant discovery) uses MQTT_URL with client id MQTT_CLIENT_ID-pub.
+    mqtt_availability_topic: str = "luna/status"  # birth "online" / last will "offline", retained
+    mqtt_publish_timeout_s: float = Field(default=5, gt=0)  # broker acknowledgement (QoS 1)
+    # Setpoints of an activated plan go to <DISPATCH_TOPIC_PREFIX>/<device> at each step's start; off:
+    # `activate: true` is refused. Needs MQTT_URL.
+    dispatch_enabled: bool = False
+    dispatch_topic_prefix: str = Field(default="luna/setpoints", pattern=r"^[^#+\s]+$")  # no MQTT wildcards
+    dispatch_replan_minutes: int = Field(default=0, ge=0, le=24 * 60)  # 0: no scheduled re-plan
+    # A plan whose inputs are older than this stops dispatching (devices are released) and alerts.
+    dispatch_max_plan_age_minutes: float = Field(default=180, gt=0, le=7 * 24 * 60)
+    dispatch_site: str = "default"  # the site Home Assistant's KPI, price and alert sensors describe
+    # Home Assistant MQTT discovery (homeassistant/<component>/<node>/<object>/config, retained).
+    ha_discovery_enabled: bool = False
+    ha_discovery_prefix: str = Field(default="homeassistant", pattern=r"^[^#+\s]+$")
+    ha_node_id: str = Field(default="luna_iems", pattern=r"^[A-Za-z0-9_-]+$")
+    ha_state_interval_s: float = Field(default=60, gt=0)  # how often the sensor states are published
+
+    # --- integrations: notifications ---------------------------------------------------------
+    # Alerts and rule firings out: webhooks (created by an admin, none by default) and MQTT (only with
+    # MQTT_URL). One job feeds the outbox from the alerts table and delivers what is due; 0: off.
+    notify_interval_s: float = Field(default=5, ge=0)
+    # Channels of anomaly alerts and of rules without their own: "webhook" (every webhook whose
+    # filter matches), "webhook:<id>", "mqtt"; comma-separated, empty: none.
+    notify_default_channels: str = "webhook,mqtt"
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)  # then the delivery is a dead letter
+    notify_backoff_base_s: float = Field(default=10, gt=0)  # retry n waits base·2^(n-1), jittered
+    notify_backoff_max_s: float = Field(default=3600, gt=0)  # ... at most this long
+    notify_timeout_s: float = Field(default=10, gt=0)  # one webhook POST
+    notify_batch_size: int = Field(default=100, ge=1, le=10_000)  # events and deliveries per run
+    # On the first run only: alerts raised this many hours back are announced too (0: from now on).
+    notify_backfill_h: float = Field(default=1, ge=0, le=24 * 7)
+
+    @field_validator("notify_default_channels")
+    @classmethod
+    def _known_channels(cls, value: str) -> str:
+        # The same forms as integrations/notify/channels.py (settings import no domain).
+        for item in filter(None, (part.strip().lower() for part in value.split(","))):
+            if item not in {"webhook", "mqtt"} and not item.startswith("webhook:"):
+                raise ValueError(
+                    f"NOTIFY_DEFAULT_CHANNELS: unknown channel {item!r}: use webhook, mqtt or webhook:<id>"
+                )
+        return value
+
+    # --- integrations: price fetching ---------------------------------------------------------
+    # Day-ahead prices pulled into the price table (docs/integrations/prices.md). ENTSO-E
+    # Transparency: off while ENTSOE_TOKEN is empty. A generic URL source: off while
+    # PRICE_SOURCE_URL is empty. Both store through the upload endpoints' ingest (idempotent).
+    entsoe_token: SecretStr = SecretStr("")
+    entsoe_area: str = Field(default="10Y1001A1001A82H", min_length=16, max_length=16)  # EIC; DE-LU
+    entsoe_url: str = "https://web-api.tp.entsoe.eu/api"
+    price_source_url: str | None = None  # GET, answering CSV or JSON rows like POST /ingest/market-prices
+    price_source_format: Literal["csv", "json"] = "csv"
+    # Day-ahead results appear ~12:45 CET: from PRICE_FETCH_AFTER (local time in PRICE_FETCH_TIMEZONE)
+    # tomorrow's prices are fetched every PRICE_FETCH_RETRY_MIN until complete; still incomplete at
+    # PRICE_FETCH_CUTOFF raises a "late" alert (attempts go on hourly until the day starts).
+    price_fetch_timezone: str = "Europe/Berlin"
+    price_fetch_after: time = time(13, 0)
+    price_fetch_cutoff: time = time(18, 0)
+    price_fetch_retry_min: float = Field(default=15, gt=0, le=24 * 60)
+    price_fetch_backoff_max_min: float = Field(default=120, gt=0, le=24 * 60)  # 429/5xx: doubling up to this
+
+    @field_validator("price_source_url", mode="before")
+    @classmethod
+    def _blank_url_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    # --- integrations: field devices ---------------------------------------------------------
+    # Modbus TCP meters, inverters and batteries (SunSpec or register maps; docs/integrations/devices.md).
+    # The device file lists them; while it does not exist nothing is polled. Templates of one's own
+    # (*.yml) in DEVICES_TEMPLATES_DIR add to the shipped ones (same name: one's own wins).
+    devices_config_path: Path = Path("config/devices.yml")
+    devices_templates_dir: Path | None = None
+    devices_backoff_max_s: float = Field(default=300, gt=0)  # a dead device is retried at most this rarely
+    devices_flush_interval_s: float = Field(default=1, gt=0, le=60)  # polled values written per batch
 
     # --- model serving / extraction / files -----------------------------------------------
     ollama_url: str | None = None
@@ -136,7 +218,7 @@ class Settings(BaseSettings):
     backup_keep: int = Field(default=7, ge=1)  # the scheduled job keeps the newest N backups
     pg_bin_dir: Path | None = None  # pg_dump/pg_restore; empty: /usr/lib/postgresql/<newest>/bin, PATH
 
-    @field_validator("backup_dir", "pg_bin_dir", "web_dir", mode="before")
+    @field_validator("backup_dir", "pg_bin_dir", "web_dir", "devices_templates_dir", mode="before")
     @classmethod
     def _blank_path_is_unset(cls, value: object) -> object:
         # `BACKUP_DIR=` means "the default", not the current directory (Path("") is ".").

@@ -142,6 +142,7 @@ PAGING_ROUTES = [
     "/alerts",
     "/documents",
     "/documents/{item_id}/chunks",
+    "/integrations/webhooks/deliveries",
     "/meters",
     "/scenarios",
 ]

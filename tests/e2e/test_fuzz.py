@@ -37,6 +37,10 @@ CROSS_FIELD = (
     "inputs/stored), which JSON Schema cannot state"
 )
 CONTENT = "the body must be a real document, telegram, frame, CSV/XML file or rule expression"
+STRICT_NUMBERS = (
+    "tariff numbers are strict JSON types (an hour is written 10, not 10.0; a price never as text), "
+    "which JSON Schema's integer type does not distinguish"
+)
 CALENDAR = "timestamps must lie in 1970-2200, which the date-time format cannot state"
 TIME_ZONE = (
     "a time zone must exist in the IANA database; the document states only the form of a name (listing "
@@ -45,6 +49,9 @@ TIME_ZONE = (
 POSITIVE_DATA_EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/kpis"): CROSS_FIELD,
     ("GET", "/timeseries/readings"): CROSS_FIELD,
+    ("GET", "/timeseries/readings/columns"): CROSS_FIELD,
+    ("GET", "/tariffs/{site}/prices"): CROSS_FIELD,
+    ("PUT", "/tariffs/{site}"): STRICT_NUMBERS,
     ("GET", "/timeseries/battery-states"): CROSS_FIELD,
     ("GET", "/timeseries/prices"): CROSS_FIELD,
     ("POST", "/sim/meter/generate"): CROSS_FIELD,
@@ -79,6 +86,9 @@ FEW_EXAMPLES: dict[tuple[str, str], str] = {
 EXCLUDED: dict[tuple[str, str], str] = {
     ("POST", "/sim/start"): (
         "starts a scheduler job that keeps writing after the request (covered by tests/simulation)"
+    ),
+    ("GET", "/stream/readings"): (
+        "an open event stream that ends only when the client leaves (covered by tests/integrations/stream)"
     ),
 }
 # Pinned parameters: the fuzzer reads key ids from GET /admin/keys (which lists its own key) and would

@@ -267,6 +267,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Devices
+         * @description Modbus devices from DEVICES_CONFIG_PATH with their status: last success, last error,
+         *     consecutive failures, latency and the last values read (analyst role or higher).
+         */
+        get: operations["list_devices_devices_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dispatch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Dispatch
+         * @description The active plan (else the newest, with why it ended), the newest setpoints sent with their
+         *     latency or error, and each planned battery's reported state against the plan.
+         */
+        get: operations["get_dispatch_dispatch_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/documents": {
         parameters: {
             query?: never;
@@ -317,6 +359,26 @@ export interface paths {
         };
         /** List Chunks */
         get: operations["list_chunks_documents__item_id__chunks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/documents/{item_id}/chunks/{chunk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Chunk
+         * @description One chunk: the passage a citation or search hit names (`item_id`, `chunk_id`).
+         */
+        get: operations["get_chunk_documents__item_id__chunks__chunk_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -595,6 +657,133 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/integrations/prices/fetch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fetch Prices
+         * @description Fetch now (admin): one request per source, ignoring backoff and a refused token; stored through
+         *     the price ingest (a refetch updates, never duplicates). 409 when no source is configured.
+         */
+        post: operations["fetch_prices_integrations_prices_fetch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/integrations/prices/sources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Price Sources
+         * @description The configured price sources (ENTSO-E, a URL) with their fetch status and the schedule.
+         */
+        get: operations["list_price_sources_integrations_prices_sources_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/integrations/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Webhooks */
+        get: operations["list_webhooks_integrations_webhooks_get"];
+        put?: never;
+        /**
+         * Create Webhook
+         * @description Add a webhook. The signing secret is in this response only: store it to verify X-Luna-Signature.
+         */
+        post: operations["create_webhook_integrations_webhooks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/integrations/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description Webhook and MQTT deliveries, newest first; `status=dead` lists the dead letters.
+         */
+        get: operations["list_deliveries_integrations_webhooks_deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/integrations/webhooks/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver
+         * @description Send a dead (or delivered) delivery again, now, with a fresh attempt budget and the same id.
+         */
+        post: operations["redeliver_integrations_webhooks_deliveries__delivery_id__redeliver_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/integrations/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Webhook */
+        get: operations["get_webhook_integrations_webhooks__webhook_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Webhook
+         * @description Delete a webhook and its deliveries (pending ones are never sent).
+         */
+        delete: operations["delete_webhook_integrations_webhooks__webhook_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Webhook
+         * @description Change URL, name, filters or `enabled`; a disabled webhook's pending deliveries wait.
+         */
+        patch: operations["update_webhook_integrations_webhooks__webhook_id__patch"];
+        trace?: never;
+    };
     "/kpis": {
         parameters: {
             query?: never;
@@ -687,6 +876,7 @@ export interface paths {
         /**
          * Schedule
          * @description Plan batteries, deferrable loads, grid and curtailment (MILP, HiGHS); 422 explains infeasibility.
+         *     With `activate` (analyst) the plan is dispatched (GET /dispatch); 409 when dispatch is off.
          */
         post: operations["schedule_optimize_schedule_post"];
         delete?: never;
@@ -1024,6 +1214,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stream/readings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream Readings
+         * @description Live events pushed as they are written, from any source (HTTP, MQTT, simulator, Modbus, dispatch),
+         *     within about STREAM_POLL_S (1 s). Reconnecting clients get what is written from then on.
+         */
+        get: operations["stream_readings_stream_readings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tariffs/{site}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Tariff
+         * @description The site's tariff versions, oldest first; none: the default tariff (`default` says which).
+         */
+        get: operations["get_tariff_tariffs__site__get"];
+        /**
+         * Put Tariff
+         * @description Add (or replace) the version of the site's tariff valid from `valid_from` (analyst or admin).
+         */
+        put: operations["put_tariff_tariffs__site__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tariffs/{site}/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Prices
+         * @description Effective import and export EUR/kWh per quarter-hour (what the optimiser and what-if use).
+         */
+        get: operations["get_prices_tariffs__site__prices_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tariffs/{site}/versions/{valid_from}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Tariff Version
+         * @description Remove one version (admin); the previous version then applies until the next one.
+         */
+        delete: operations["delete_tariff_version_tariffs__site__versions__valid_from__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/timeseries/battery-states": {
         parameters: {
             query?: never;
@@ -1070,6 +1345,27 @@ export interface paths {
          * @description Readings of a meter: raw (no bucket) or per bucket. agg=sum gives kWh, the others kW.
          */
         get: operations["get_readings_timeseries_readings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/timeseries/readings/columns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Reading Columns
+         * @description The readings of `GET /timeseries/readings` as parallel arrays (`ts`, `consumption_kw`, ...):
+         *     the same numbers, for long ranges — a year of 15-minute buckets is one small answer.
+         */
+        get: operations["get_reading_columns_timeseries_readings_columns_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1867,6 +2163,67 @@ export interface components {
              */
             window_start?: string | null;
         };
+        /** DeliveryList */
+        DeliveryList: {
+            /** Items */
+            items: components["schemas"]["DeliveryRead"][];
+            /** Total */
+            total: number;
+        };
+        /** DeliveryRead */
+        DeliveryRead: {
+            /** Attempts */
+            attempts: number;
+            /**
+             * Channel
+             * @description 'webhook:<id>' or 'mqtt'
+             */
+            channel: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /**
+             * Delivery Id
+             * Format: uuid
+             * @description Also the X-Luna-Delivery header: receivers dedupe on it
+             */
+            delivery_id: string;
+            /**
+             * Event Id
+             * Format: uuid
+             */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Next Attempt At */
+            next_attempt_at: string | null;
+            /** Payload */
+            payload: {
+                [key: string]: unknown;
+            };
+            /** Response Status */
+            response_status: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "dead";
+            /**
+             * Topic
+             * @description The MQTT topic (MQTT deliveries)
+             */
+            topic: string | null;
+            /** Webhook Id */
+            webhook_id: string | null;
+        };
         /** DetectRead */
         DetectRead: {
             /** Alerts */
@@ -1895,6 +2252,110 @@ export interface components {
              * Format: date-time
              */
             to: string;
+        };
+        /**
+         * DeviationRead
+         * @description A battery's newest reported state against the plan at that instant (+ = discharge).
+         */
+        DeviationRead: {
+            /** Battery Id */
+            battery_id: string;
+            /** Device */
+            device: string;
+            /**
+             * Measured At
+             * Format: date-time
+             */
+            measured_at: string;
+            /** Measured Power Kw */
+            measured_power_kw: number | null;
+            /** Measured Soc Pct */
+            measured_soc_pct: number;
+            /**
+             * Planned Power Kw
+             * @description The plan's power for the step holding measured_at
+             */
+            planned_power_kw: number | null;
+            /**
+             * Planned Soc Pct
+             * @description The plan's SOC at measured_at (linear within a step)
+             */
+            planned_soc_pct: number | null;
+            /**
+             * Power Deviation Kw
+             * @description measured - planned (+ = discharged more)
+             */
+            power_deviation_kw: number | null;
+            /**
+             * Soc Deviation Pct
+             * @description measured - planned, percentage points
+             */
+            soc_deviation_pct: number | null;
+            /**
+             * Within Plan
+             * @description False: the state was reported outside the plan's horizon
+             */
+            within_plan: boolean;
+        };
+        /** DeviceList */
+        DeviceList: {
+            /** Config Path */
+            config_path: string;
+            /**
+             * Configured
+             * @description False: DEVICES_CONFIG_PATH does not exist, nothing is polled
+             */
+            configured: boolean;
+            /** Items */
+            items: components["schemas"]["luna_iems__integrations__devices__schemas__DeviceRead"][];
+            /** Last Store Error */
+            last_store_error?: string | null;
+            /**
+             * Rows Written
+             * @default 0
+             */
+            rows_written: number;
+            /**
+             * Store Errors
+             * @default 0
+             */
+            store_errors: number;
+        };
+        /** DispatchRead */
+        DispatchRead: {
+            /**
+             * Current Step
+             * @description The plan's step that holds now (ScheduleStep)
+             */
+            current_step: {
+                [key: string]: unknown;
+            } | null;
+            /** Deviations */
+            deviations: components["schemas"]["DeviationRead"][];
+            /**
+             * Enabled
+             * @description DISPATCH_ENABLED
+             */
+            enabled: boolean;
+            /** @description Step start to broker acknowledgement, over `setpoints` */
+            latency: components["schemas"]["LatencyRead"];
+            /** @description The active plan, else the newest one (with why it ended) */
+            plan: components["schemas"]["PlanRead"] | null;
+            /**
+             * Publisher Connected
+             * @description null: no MQTT_URL
+             */
+            publisher_connected: boolean | null;
+            /**
+             * Reading Deviations
+             * @description The plan's last steps (up to 4, newest last) that have readings of its site
+             */
+            reading_deviations: components["schemas"]["ReadingDeviationRead"][];
+            /**
+             * Setpoints
+             * @description Newest first, at most `limit`
+             */
+            setpoints: components["schemas"]["SetpointRead"][];
         };
         /** DocumentDetail */
         DocumentDetail: {
@@ -2038,6 +2499,25 @@ export interface components {
              */
             version: number;
         };
+        /** DynamicImportPrice */
+        DynamicImportPrice: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "dynamic";
+            /**
+             * Markup Eur Kwh
+             * @default 0
+             */
+            markup_eur_kwh: number;
+            /**
+             * Spot Factor
+             * @description Energy price = spot EUR/MWh / 1000 x factor + markup
+             * @default 1
+             */
+            spot_factor: number;
+        };
         /** ErrorInfo */
         ErrorInfo: {
             /**
@@ -2082,6 +2562,32 @@ export interface components {
              * @description Default: no PV
              */
             pv_kw?: number[] | null;
+        };
+        /** FixedFeedIn */
+        FixedFeedIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "fixed";
+            /**
+             * Price Eur Kwh
+             * @description Paid per exported kWh
+             */
+            price_eur_kwh: number;
+        };
+        /** FixedImportPrice */
+        FixedImportPrice: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "fixed";
+            /**
+             * Price Eur Kwh
+             * @description Energy price per kWh, before grid fee and VAT
+             */
+            price_eur_kwh: number;
         };
         /** ForecastPoint */
         ForecastPoint: {
@@ -2308,13 +2814,16 @@ export interface components {
             coverage: number;
             /** Export Kwh */
             export_kwh: number;
-            /** Export Revenue Eur */
+            /**
+             * Export Revenue Eur
+             * @description Sum of exported energy x feed-in price
+             */
             export_revenue_eur: number | null;
             /** Hours */
             hours: number;
             /**
              * Import Cost Eur
-             * @description Sum of imported energy x market price
+             * @description Sum of imported energy x import price (the site's tariff, else the market price)
              */
             import_cost_eur: number | null;
             /** Import Kwh */
@@ -2328,13 +2837,22 @@ export interface components {
             market: string;
             /** Mean Load Kw */
             mean_load_kw: number | null;
-            /** Net Cost Eur */
+            /**
+             * Net Cost Eur
+             * @description import_cost_eur + peak_charge_eur - export_revenue_eur
+             */
             net_cost_eur: number | null;
             /**
              * Netting S
              * @description A site: the resolution (s) its meters were netted at for import and export — the finest all of them have; null for one meter (netted per reading)
              */
             netting_s?: number | null;
+            /**
+             * Peak Charge Eur
+             * @description The tariff's capacity charge on the highest 15-minute mean import per month, pro rata of the month the period covers (0 without a stored tariff)
+             * @default 0
+             */
+            peak_charge_eur: number;
             /**
              * Peak Import Kw
              * @description Highest 15-minute mean grid import
@@ -2349,7 +2867,7 @@ export interface components {
             peak_load_kw: number | null;
             /**
              * Priced Share
-             * @description Share of imported/exported energy with a market price
+             * @description Share of imported/exported energy with a known price
              */
             priced_share: number;
             /** Product */
@@ -2366,6 +2884,13 @@ export interface components {
              */
             self_consumption_rate: number | null;
             /**
+             * Tariff
+             * @description site: priced with the site's stored tariff (GET /tariffs/{site}); default: the settings' tariff, spot + IMPORT_MARKUP_EUR_KWH for imports and EXPORT_TARIFF_EUR_KWH or spot for feed-in, as the optimiser and what-if use (no tariff stored, or the period ends before its first version)
+             * @default default
+             * @enum {string}
+             */
+            tariff: "site" | "default";
+            /**
              * Ts From
              * Format: date-time
              */
@@ -2375,6 +2900,17 @@ export interface components {
              * Format: date-time
              */
             ts_to: string;
+        };
+        /** LatencyRead */
+        LatencyRead: {
+            /** Count */
+            count: number;
+            /** Max Ms */
+            max_ms: number | null;
+            /** P50 Ms */
+            p50_ms: number | null;
+            /** P99 Ms */
+            p99_ms: number | null;
         };
         /** Liveness */
         Liveness: {
@@ -2550,6 +3086,12 @@ export interface components {
         /** OptimizeRequest */
         OptimizeRequest: {
             /**
+             * Activate
+             * @description Dispatch the plan: publish each step's setpoints to MQTT at its start (needs the analyst role, DISPATCH_ENABLED and MQTT_URL; see GET /dispatch). It supersedes the active plan
+             * @default false
+             */
+            activate: boolean;
+            /**
              * Batteries
              * @default []
              */
@@ -2611,6 +3153,52 @@ export interface components {
             step_minutes?: (15 | 30 | 60) | null;
             stored?: components["schemas"]["StoredInputs"] | null;
         };
+        /** PlanRead */
+        PlanRead: {
+            /** Age Minutes */
+            age_minutes: number;
+            /**
+             * Created At
+             * Format: date-time
+             * @description When the plan's inputs were read; its age counts from here
+             */
+            created_at: string;
+            /** Devices */
+            devices: components["schemas"]["luna_iems__integrations__dispatch__schemas__DeviceRead"][];
+            /**
+             * End At
+             * Format: date-time
+             */
+            end_at: string;
+            /** End Reason */
+            end_reason?: string | null;
+            /** Ended At */
+            ended_at?: string | null;
+            /**
+             * Plan Id
+             * Format: uuid
+             */
+            plan_id: string;
+            /** Site */
+            site: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "request" | "replan";
+            /**
+             * Start At
+             * Format: date-time
+             */
+            start_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "superseded" | "stale" | "finished";
+            /** Step Minutes */
+            step_minutes: number;
+        };
         /**
          * PriceBatch
          * @description A JSON batch of prices, all or nothing (a bare list of rows is accepted too).
@@ -2656,6 +3244,25 @@ export interface components {
              */
             ts: string;
         };
+        /** PriceSchedule */
+        PriceSchedule: {
+            /** Backoff Max Min */
+            backoff_max_min: number;
+            /**
+             * Cutoff
+             * @description Local time (HH:MM) after which missing prices are reported late
+             */
+            cutoff: string;
+            /**
+             * Fetch After
+             * @description Local time (HH:MM, in `timezone`) from which tomorrow is fetched
+             */
+            fetch_after: string;
+            /** Retry Min */
+            retry_min: number;
+            /** Timezone */
+            timezone: string;
+        };
         /** PriceSeriesRead */
         PriceSeriesRead: {
             /** Agg */
@@ -2670,6 +3277,91 @@ export interface components {
             product: string;
             /** Timezone */
             timezone: string;
+        };
+        /** PriceSourceList */
+        PriceSourceList: {
+            /**
+             * Items
+             * @description Configured sources only; empty: fetching is off
+             */
+            items: components["schemas"]["PriceSourceRead"][];
+            schedule: components["schemas"]["PriceSchedule"];
+        };
+        /** PriceSourceRead */
+        PriceSourceRead: {
+            /**
+             * Attempts
+             * @description Requests sent, ever
+             */
+            attempts: number;
+            /**
+             * Failures
+             * @description Consecutive 429/5xx/unreachable answers
+             */
+            failures: number;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Last Success At */
+            last_success_at: string | null;
+            /** Market */
+            market: string;
+            /**
+             * Next Attempt At
+             * @description Backoff: no scheduled attempt before this
+             */
+            next_attempt_at: string | null;
+            /** Product */
+            product: string;
+            /**
+             * Rows Last
+             * @description Price rows the last successful fetch stored or updated
+             */
+            rows_last: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "entsoe" | "url";
+            /**
+             * Status
+             * @description waiting: not published yet; complete: the day's curve is whole; incomplete: stored with gaps; backoff: 429/5xx/unreachable; blocked: the token was refused (no retries until it changes or an admin fetches); error: the source refused the request or sent an invalid document
+             * @enum {string}
+             */
+            status: "idle" | "waiting" | "complete" | "incomplete" | "backoff" | "blocked" | "error";
+            /**
+             * Target
+             * @description What is fetched: the ENTSO-E bidding zone or the URL (no query)
+             */
+            target: string;
+            /**
+             * Target Day
+             * @description Local delivery day being fetched
+             */
+            target_day: string | null;
+        };
+        /** PriceStep */
+        PriceStep: {
+            /** Export Price Eur Kwh */
+            export_price_eur_kwh: number | null;
+            /**
+             * Import Price Eur Kwh
+             * @description Null: a spot price it needs is missing
+             */
+            import_price_eur_kwh: number | null;
+            /** Spot Eur Mwh */
+            spot_eur_mwh: number | null;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+            /**
+             * Valid From
+             * @description The version in force; null: the default tariff
+             */
+            valid_from: string | null;
         };
         /** PrivacyRead */
         PrivacyRead: {
@@ -2766,6 +3458,80 @@ export interface components {
             rows: components["schemas"]["ReadingIn"][];
         };
         /**
+         * ReadingColumns
+         * @description A meter's readings as parallel arrays, entry i of every array belonging to `ts[i]`: the same
+         *     numbers as `ReadingSeries`, in a shape that stays small and fast for long ranges (charts of a
+         *     year of quarter-hours). Arrays that do not apply to the bucket/agg are left out.
+         */
+        ReadingColumns: {
+            /** Agg */
+            agg?: ("avg" | "sum" | "min" | "max" | "last") | null;
+            /** Bucket */
+            bucket?: ("15m" | "1h" | "1d" | "1w" | "1mo") | null;
+            /** Consumption Kw */
+            consumption_kw?: (number | null)[] | null;
+            /** Consumption Kwh */
+            consumption_kwh?: (number | null)[] | null;
+            /**
+             * Coverage
+             * @description Share of each bucket covered by samples
+             */
+            coverage?: number[] | null;
+            /** Meter Id */
+            meter_id: string;
+            /** Next From */
+            next_from?: string | null;
+            /** Production Kw */
+            production_kw?: (number | null)[] | null;
+            /** Production Kwh */
+            production_kwh?: (number | null)[] | null;
+            /** Quality */
+            quality?: (string | null)[] | null;
+            /** Samples */
+            samples?: number[] | null;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Truncated
+             * @default false
+             */
+            truncated: boolean;
+            /** Ts */
+            ts: string[];
+            /** Voltage */
+            voltage?: (number | null)[] | null;
+        };
+        /**
+         * ReadingDeviationRead
+         * @description The site's metered consumption and production in a plan step against what the plan assumed
+         *     (its load forecast plus the deferrable loads it scheduled, and its PV forecast); mean kW.
+         */
+        ReadingDeviationRead: {
+            /**
+             * Consumption Deviation Kw
+             * @description measured - planned
+             */
+            consumption_deviation_kw: number;
+            /** Measured Consumption Kw */
+            measured_consumption_kw: number;
+            /** Measured Production Kw */
+            measured_production_kw: number | null;
+            /** Planned Consumption Kw */
+            planned_consumption_kw: number;
+            /** Planned Pv Kw */
+            planned_pv_kw: number;
+            /**
+             * Production Deviation Kw
+             * @description measured - planned
+             */
+            production_deviation_kw: number | null;
+            /**
+             * Step At
+             * Format: date-time
+             */
+            step_at: string;
+        };
+        /**
          * ReadingIn
          * @description One reading: mean power over [ts, ts + step). Consumption and production are both >= 0.
          */
@@ -2859,6 +3625,16 @@ export interface components {
          */
         RuleCreate: {
             /**
+             * Battery
+             * @description A battery id of the rule's site: `soc_pct` then means this battery's state of charge instead of the site mean. Empty: the site mean (or soc_pct['<id>'] in the condition).
+             */
+            battery?: string | null;
+            /**
+             * Channels
+             * @description Where firings are announced: 'mqtt', 'webhook' (every webhook) or 'webhook:<webhook id>'; empty: NOTIFY_DEFAULT_CHANNELS
+             */
+            channels?: string[];
+            /**
              * Cooldown Minutes
              * @default 0
              */
@@ -2883,6 +3659,11 @@ export interface components {
              * @description Unique name: letters, digits, '-', '_', '.'; up to 64 characters.
              */
             name: string;
+            /**
+             * Rearm When
+             * @description Hysteresis: after firing, the rule stays quiet until this condition holds (e.g. 'soc_pct >= 25' for a rule 'soc_pct < 20'); empty: level-triggered with the cooldown.
+             */
+            rearm_when?: string | null;
             /**
              * Site
              * @default default
@@ -2975,6 +3756,14 @@ export interface components {
         };
         /** RuleRead */
         RuleRead: {
+            /** Battery */
+            battery?: string | null;
+            /**
+             * Channels
+             * @description Where firings are announced: 'mqtt', 'webhook' (every webhook) or 'webhook:<webhook id>'; empty: NOTIFY_DEFAULT_CHANNELS
+             * @default []
+             */
+            channels: string[];
             /** Cooldown Minutes */
             cooldown_minutes: number;
             /**
@@ -2994,6 +3783,8 @@ export interface components {
             last_fired_at: string | null;
             /** Name */
             name: string;
+            /** Rearm When */
+            rearm_when?: string | null;
             /**
              * Rule Id
              * Format: uuid
@@ -3048,6 +3839,13 @@ export interface components {
          * @description Fields to change; the merged rule is validated as a whole.
          */
         RuleUpdate: {
+            /** Battery */
+            battery?: string | null;
+            /**
+             * Channels
+             * @description Where firings are announced: 'mqtt', 'webhook' (every webhook) or 'webhook:<webhook id>'; empty: NOTIFY_DEFAULT_CHANNELS
+             */
+            channels?: string[] | null;
             /** Cooldown Minutes */
             cooldown_minutes?: number | null;
             /** Description */
@@ -3056,6 +3854,8 @@ export interface components {
             enabled?: boolean | null;
             /** For Minutes */
             for_minutes?: number | null;
+            /** Rearm When */
+            rearm_when?: string | null;
             /** Site */
             site?: string | null;
             /** Then */
@@ -3188,6 +3988,11 @@ export interface components {
             objective: "cost" | "self_consumption" | "peak";
             /** Peak Import Kw */
             peak_import_kw: number;
+            /**
+             * Plan Id
+             * @description With `activate`: the dispatch plan now active (GET /dispatch)
+             */
+            plan_id?: string | null;
             /**
              * Resolution
              * @enum {string}
@@ -3367,6 +4172,46 @@ export interface components {
              */
             step_s: number | null;
         };
+        /** SetpointRead */
+        SetpointRead: {
+            /** Device */
+            device: string;
+            /**
+             * Error
+             * @description Why the publish failed; null: the broker acknowledged it
+             */
+            error: string | null;
+            /** Kind */
+            kind: string;
+            /**
+             * Latency Ms
+             * @description Step start to the broker's acknowledgement; null: failed
+             */
+            latency_ms: number | null;
+            /** Payload */
+            payload: {
+                [key: string]: unknown;
+            };
+            /**
+             * Plan Id
+             * Format: uuid
+             */
+            plan_id: string;
+            /** Retain */
+            retain: boolean;
+            /**
+             * Sent At
+             * Format: date-time
+             */
+            sent_at: string;
+            /**
+             * Step At
+             * Format: date-time
+             */
+            step_at: string;
+            /** Topic */
+            topic: string;
+        };
         /**
          * Severity
          * @enum {string}
@@ -3398,6 +4243,26 @@ export interface components {
             started_at: string | null;
             /** Ticks */
             ticks: number;
+        };
+        /** SpotFeedIn */
+        SpotFeedIn: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "spot";
+            /**
+             * Markup Eur Kwh
+             * @description Usually negative (the marketer's fee)
+             * @default 0
+             */
+            markup_eur_kwh: number;
+            /**
+             * Spot Factor
+             * @description Paid = spot EUR/MWh / 1000 x factor + markup
+             * @default 1
+             */
+            spot_factor: number;
         };
         /** StatusSummary */
         StatusSummary: {
@@ -3463,6 +4328,123 @@ export interface components {
              */
             peak_charge_eur_kw: number;
         };
+        /** TariffPrices */
+        TariffPrices: {
+            /** Market */
+            market: string;
+            /** Product */
+            product: string;
+            /** Site */
+            site: string;
+            /** Step Minutes */
+            step_minutes: number;
+            /** Steps */
+            steps: components["schemas"]["PriceStep"][];
+        };
+        /** TariffRead */
+        TariffRead: {
+            /**
+             * Default
+             * @description What applies before the first version (and without any)
+             */
+            default: string;
+            /** Site */
+            site: string;
+            /**
+             * Timezone
+             * @description The calendar `valid_from`, zones and months are read in
+             */
+            timezone: string;
+            /**
+             * Versions
+             * @description Oldest first; empty: the default tariff
+             */
+            versions: components["schemas"]["TariffVersionRead"][];
+        };
+        /** TariffVersionCreate */
+        TariffVersionCreate: {
+            /**
+             * Feed In
+             * @description Default: nothing paid for export
+             */
+            feed_in?: components["schemas"]["FixedFeedIn"] | components["schemas"]["SpotFeedIn"];
+            /**
+             * Grid Fee Eur Kwh
+             * @description Network charges, levies per kWh
+             * @default 0
+             */
+            grid_fee_eur_kwh: number;
+            /** Import Price */
+            import_price: components["schemas"]["FixedImportPrice"] | components["schemas"]["TouImportPrice"] | components["schemas"]["DynamicImportPrice"];
+            /**
+             * Peak Charge Eur Kw Month
+             * @description Capacity charge per kW of the month's highest 15-minute mean import
+             * @default 0
+             */
+            peak_charge_eur_kw_month: number;
+            /**
+             * Valid From
+             * Format: date
+             * @description First day it applies, in the site's calendar (TIMEZONE)
+             */
+            valid_from: string;
+            /**
+             * Vat Pct
+             * @description On energy, fees, peak
+             * @default 0
+             */
+            vat_pct: number;
+        };
+        /** TariffVersionRead */
+        TariffVersionRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Feed In
+             * @description Default: nothing paid for export
+             */
+            feed_in?: components["schemas"]["FixedFeedIn"] | components["schemas"]["SpotFeedIn"];
+            /**
+             * Grid Fee Eur Kwh
+             * @description Network charges, levies per kWh
+             * @default 0
+             */
+            grid_fee_eur_kwh: number;
+            /** Import Price */
+            import_price: components["schemas"]["FixedImportPrice"] | components["schemas"]["TouImportPrice"] | components["schemas"]["DynamicImportPrice"];
+            /**
+             * Peak Charge Eur Kw Month
+             * @description Capacity charge per kW of the month's highest 15-minute mean import
+             * @default 0
+             */
+            peak_charge_eur_kw_month: number;
+            /** Site */
+            site: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Valid From
+             * Format: date
+             */
+            valid_from: string;
+            /**
+             * Vat Pct
+             * @description On energy, fees, peak
+             * @default 0
+             */
+            vat_pct: number;
+            /**
+             * Version Id
+             * Format: uuid
+             */
+            version_id: string;
+        };
         /** TextIn */
         TextIn: {
             /**
@@ -3485,6 +4467,41 @@ export interface components {
          * @example UTC
          */
         TimeZone: string;
+        /** TouImportPrice */
+        TouImportPrice: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "tou";
+            /**
+             * Zones
+             * @description Time-of-use zones; together they must cover every hour of the week exactly once
+             */
+            zones: components["schemas"]["TouZone"][];
+        };
+        /** TouZone */
+        TouZone: {
+            /**
+             * Days
+             * @description Weekdays in the site's calendar
+             */
+            days: ("mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun")[];
+            /**
+             * From Hour
+             * @description First local hour (inclusive)
+             */
+            from_hour: number;
+            /** Name */
+            name: string;
+            /** Price Eur Kwh */
+            price_eur_kwh: number;
+            /**
+             * To Hour
+             * @description Last local hour (exclusive); 24: midnight
+             */
+            to_hour: number;
+        };
         /**
          * Variation
          * @description What changes against the baseline; fields left out keep the baseline's value.
@@ -3529,6 +4546,136 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * WebhookCreate
+         * @description A webhook: where to POST, which events, and the signing secret (generated when omitted).
+         */
+        WebhookCreate: {
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /** Events */
+            events?: ("alert.raised" | "alert.resolved" | "rule.fired")[];
+            /**
+             * Min Severity
+             * @description Only events of at least this severity
+             */
+            min_severity?: ("info" | "warning" | "critical") | null;
+            /**
+             * Name
+             * @description Label; empty: the URL's host
+             * @default
+             */
+            name: string;
+            /**
+             * Secret
+             * @description HMAC-SHA256 key for X-Luna-Signature; omitted: one is generated and shown once
+             */
+            secret?: string | null;
+            /**
+             * Sites
+             * @description Only events of these sites; omitted: every site
+             */
+            sites?: string[] | null;
+            /**
+             * Url
+             * Format: uri
+             * @description http(s) URL that receives a POST per event
+             */
+            url: string;
+        };
+        /** WebhookCreated */
+        WebhookCreated: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Events */
+            events: string[];
+            /** Min Severity */
+            min_severity: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Secret
+             * @description Shown in this response only: store it to verify signatures
+             */
+            secret: string;
+            /**
+             * Secret Hint
+             * @description The secret's first characters (the secret is shown once)
+             */
+            secret_hint: string;
+            /** Sites */
+            sites: string[] | null;
+            /** Url */
+            url: string;
+            /**
+             * Webhook Id
+             * Format: uuid
+             */
+            webhook_id: string;
+        };
+        /** WebhookList */
+        WebhookList: {
+            /** Items */
+            items: components["schemas"]["WebhookRead"][];
+            /** Total */
+            total: number;
+        };
+        /** WebhookRead */
+        WebhookRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Events */
+            events: string[];
+            /** Min Severity */
+            min_severity: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Secret Hint
+             * @description The secret's first characters (the secret is shown once)
+             */
+            secret_hint: string;
+            /** Sites */
+            sites: string[] | null;
+            /** Url */
+            url: string;
+            /**
+             * Webhook Id
+             * Format: uuid
+             */
+            webhook_id: string;
+        };
+        /**
+         * WebhookUpdate
+         * @description Fields to change (the secret cannot be changed: create a new webhook to rotate it).
+         */
+        WebhookUpdate: {
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Events */
+            events?: ("alert.raised" | "alert.resolved" | "rule.fired")[] | null;
+            /** Min Severity */
+            min_severity?: ("info" | "warning" | "critical") | null;
+            /** Name */
+            name?: string | null;
+            /** Sites */
+            sites?: string[] | null;
+            /** Url */
+            url?: string | null;
+        };
         /** WhatIfRequest */
         WhatIfRequest: {
             /**
@@ -3569,6 +4716,119 @@ export interface components {
             to: string;
             /** Variations */
             variations: components["schemas"]["Variation"][];
+        };
+        /** DeviceRead */
+        luna_iems__integrations__devices__schemas__DeviceRead: {
+            /** Battery Id */
+            battery_id: string | null;
+            /**
+             * Consecutive Failures
+             * @default 0
+             */
+            consecutive_failures: number;
+            /**
+             * Failures
+             * @default 0
+             */
+            failures: number;
+            /** Host */
+            host: string;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "meter" | "inverter" | "battery";
+            /** Last Error */
+            last_error?: string | null;
+            /** Last Error At */
+            last_error_at?: string | null;
+            /** Last Ok At */
+            last_ok_at?: string | null;
+            /**
+             * Latency Ms
+             * @description Duration of the last successful poll
+             */
+            latency_ms?: number | null;
+            /** Meter Id */
+            meter_id: string | null;
+            /**
+             * Missed Cycles
+             * @description Poll slots skipped because a poll overran
+             * @default 0
+             */
+            missed_cycles: number;
+            /**
+             * Next Poll In S
+             * @description Longer than the interval in backoff
+             */
+            next_poll_in_s?: number | null;
+            /** Poll Interval S */
+            poll_interval_s: number;
+            /**
+             * Polls
+             * @default 0
+             */
+            polls: number;
+            /** Port */
+            port: number;
+            /**
+             * Protocol
+             * @enum {string}
+             */
+            protocol: "sunspec" | "registers";
+            /** Site */
+            site: string;
+            /**
+             * State
+             * @description pending: not polled yet; failing: the last poll failed
+             * @enum {string}
+             */
+            state: "pending" | "ok" | "failing" | "disabled";
+            /**
+             * Sunspec Models
+             * @description Models found on the device
+             */
+            sunspec_models?: number[];
+            /** Template */
+            template: string;
+            /** Unit Id */
+            unit_id: number;
+            /**
+             * Values
+             * @description Last values read, in their units (W, V, %, Wh)
+             */
+            values?: {
+                [key: string]: number | null;
+            };
+            /** Write */
+            write: boolean;
+        };
+        /** DeviceRead */
+        luna_iems__integrations__dispatch__schemas__DeviceRead: {
+            /**
+             * Battery Id
+             * @description Whose reported states the deviations use
+             */
+            battery_id?: string | null;
+            /**
+             * Device
+             * @description Last level of the setpoint topic (<DISPATCH_TOPIC_PREFIX>/<device>)
+             */
+            device: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "battery" | "load";
+            /**
+             * Name
+             * @description The battery's or deferrable load's name in the optimiser request
+             */
+            name: string;
+            /** Topic */
+            topic: string;
         };
     };
     responses: never;
@@ -4672,6 +5932,120 @@ export interface operations {
             };
         };
     };
+    list_devices_devices_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_dispatch_dispatch_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DispatchRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_documents_documents_get: {
         parameters: {
             query?: {
@@ -4887,6 +6261,74 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChunkList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_chunk_documents__item_id__chunks__chunk_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+                chunk_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChunkRead"];
                 };
             };
             /** @description No API key, or an unknown or revoked one */
@@ -6051,6 +7493,625 @@ export interface operations {
             };
         };
     };
+    fetch_prices_integrations_prices_fetch_post: {
+        parameters: {
+            query?: {
+                /** @description Only this source; default: every one */
+                source?: ("entsoe" | "url") | null;
+                /** @description Local delivery day; default: the one the schedule targets now */
+                day?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceSourceList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the stored state (e.g. a taken name) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_price_sources_integrations_prices_sources_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceSourceList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_webhooks_integrations_webhooks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_webhook_integrations_webhooks_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_deliveries_integrations_webhooks_deliveries_get: {
+        parameters: {
+            query?: {
+                status?: ("pending" | "delivered" | "dead") | null;
+                webhook_id?: string | null;
+                channel?: ("webhook" | "mqtt") | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    redeliver_integrations_webhooks_deliveries__delivery_id__redeliver_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the stored state (e.g. a taken name) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_webhook_integrations_webhooks__webhook_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_webhook_integrations_webhooks__webhook_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    update_webhook_integrations_webhooks__webhook_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_kpis_kpis_get: {
         parameters: {
             query: {
@@ -6575,6 +8636,15 @@ export interface operations {
             };
             /** @description A resource the request names does not exist */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the stored state (e.g. a taken name) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8044,6 +10114,377 @@ export interface operations {
             };
         };
     };
+    stream_readings_stream_readings_get: {
+        parameters: {
+            query?: {
+                /** @description Event kinds to send (repeatable); all by default */
+                kind?: ("reading" | "alert" | "setpoint")[] | null;
+                /** @description Only these meters' readings and alerts */
+                meter_id?: string[] | null;
+                /** @description Only events of these sites */
+                site?: string[] | null;
+                /** @description Close the stream after this many events */
+                max_events?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `reading` (a meter's newest reading after each write), `alert` (raised), `setpoint` (sent by dispatch), `lagged` (events dropped for a slow client); a comment line every 15 s keeps proxies from closing the connection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example event: reading
+                     *     id: reading:sim-household-001:2026-12-06T10:15:00Z
+                     *     data: {"meter_id": "sim-household-001", "site": "sim", "ts": "2026-12-06T10:15:00Z", "consumption_kw": 0.82, "production_kw": 1.4, "voltage": 231.2, "quality": "ok"}
+                     */
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_tariff_tariffs__site__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The site (meters' `site`) */
+                site: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_tariff_tariffs__site__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The site (meters' `site`) */
+                site: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TariffVersionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffVersionRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_prices_tariffs__site__prices_get: {
+        parameters: {
+            query: {
+                /** @description Start (inclusive), ISO 8601 with offset */
+                from: string;
+                /** @description End (exclusive), ISO 8601 with offset */
+                to: string;
+                market?: string | null;
+                product?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The site (meters' `site`) */
+                site: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TariffPrices"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_tariff_version_tariffs__site__versions__valid_from__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The site (meters' `site`) */
+                site: string;
+                /** @description The version's `valid_from` (YYYY-MM-DD) */
+                valid_from: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     get_battery_states_timeseries_battery_states_get: {
         parameters: {
             query: {
@@ -8203,6 +10644,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadingSeries"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_reading_columns_timeseries_readings_columns_get: {
+        parameters: {
+            query: {
+                meter_id: string;
+                /** @description Start (inclusive), ISO 8601 with offset */
+                from: string;
+                /** @description End (exclusive), ISO 8601 with offset */
+                to: string;
+                bucket?: ("15m" | "1h" | "1d" | "1w" | "1mo") | null;
+                agg?: "avg" | "sum" | "min" | "max" | "last";
+                /** @description Calendar for 1d/1w/1mo buckets; default: the meter's */
+                tz?: components["schemas"]["TimeZone"] | null;
+                /** @description Raw rows at most (no bucket) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadingColumns"];
                 };
             };
             /** @description No API key, or an unknown or revoked one */

@@ -16,6 +16,7 @@ from luna_iems.decisions import models as decisions_models
 from luna_iems.integrations.devices import models as devices_models
 from luna_iems.integrations.dispatch import models as dispatch_models
 from luna_iems.integrations.notify import models as notify_models
+from luna_iems.integrations.prices import models as prices_models
 from luna_iems.knowledge import models as knowledge_models
 from luna_iems.tariffs import models as tariffs_models
 from luna_iems.telemetry import models as telemetry_models
@@ -28,6 +29,7 @@ DOMAIN_MODELS = (
     dispatch_models,
     knowledge_models,
     notify_models,
+    prices_models,
     tariffs_models,
     telemetry_models,
     timeseries_models,
