@@ -6,8 +6,10 @@ Runs the two measuring Playwright tests (frontend/e2e/ui.spec.ts "first load of 
 frontend/test-results/. Needs `make web` (npm ci + build) first.
 
 Baselines in the same run: Home's DOMContentLoaded (the HTML and the entry bundle, before any API
-data) for the first load, and the whole request-to-chart time for the year chart (the API query over a
-year is most of it). Targets from issue 11: Home with data < 2 s; the year's chart interactive < 1 s.
+data) for the first load, and for the year chart the columns request alone as the browser timed it
+(Resource Timing), against the time from choosing the bucket to the chart drawn (both clocks are this
+machine's: the test's and the page's). Targets from issue 11: Home with data < 2 s; the year's chart
+interactive < 1 s.
 """
 
 from __future__ import annotations
@@ -52,18 +54,19 @@ def run(*, quick: bool = False, postgres: bool = False) -> dict[str, Any]:
     ]
     rows += [
         {
-            "measure": f"a year, {r['points']} points: data received -> chart drawn, run {i + 1}",
-            "ms": r["renderMs"],
-            "baseline": "request -> chart drawn",
-            "baseline_ms": r["requestToRenderedMs"],
-            "ratio": round(r["renderMs"] / r["requestToRenderedMs"], 2),
+            "measure": f"a year, {r['points']} points: bucket chosen -> chart drawn, run {i + 1}",
+            "ms": r["requestToRenderedMs"],
+            "baseline": "the columns request (Resource Timing)",
+            "baseline_ms": r["fetchMs"],
+            "ratio": round(r["requestToRenderedMs"] / r["fetchMs"], 2),
+            "data_to_drawn_ms": r["renderMs"],
         }
         for i, r in enumerate(year["runs"])
     ]
     return {
         "title": "Web app in Chromium: Home first load and a year of one meter (issue 11)",
         "params": {"grep": GREP},
-        "columns": ["measure", "ms", "baseline", "baseline_ms", "ratio"],
+        "columns": ["measure", "ms", "baseline", "baseline_ms", "ratio", "data_to_drawn_ms"],
         "rows": rows,
         "notes": [home["note"], year["note"]],
     }

@@ -248,7 +248,7 @@ function TrendCard({ scope, scopeLabel }: { scope: Scope; scopeLabel: string }) 
         <>
           <p className="mb-1 text-sm font-medium">{label}</p>
           <LazyEChart option={option} label={label} testId="trend-chart" height={340} dataAt={dataAt} onRendered={(ms) => setRendered({ at: dataAt ?? 0, ms })} />
-          <p className={`mt-1 text-xs ${muted}`} data-testid="trend-stats" data-points={points} data-render-ms={rendered && rendered.at === dataAt ? rendered.ms : ""}>
+          <p className={`mt-1 text-xs ${muted}`} data-testid="trend-stats" data-points={points} data-render-ms={rendered && rendered.at === dataAt ? rendered.ms : ""} data-rendered-at={rendered && rendered.at === dataAt ? rendered.at + rendered.ms : ""}>
             {t("smartMeters.points", { count: points })}
             {rendered && rendered.at === dataAt ? ` · ${t("smartMeters.drawn", { ms: rendered.ms })}` : ""} · {gaps ? t("smartMeters.gaps", { count: gaps }) : t("smartMeters.noGaps")}
           </p>
