@@ -1,7 +1,7 @@
 // The admin console in a real browser against a real `luna serve` (set up as for ui.spec.ts):
 // a key created (token shown once) and revoked, documents uploaded end to end (drag and drop),
 // a meter created, edited with an error shown and the typed values kept, then deleted;
-// audit, settings, backups. Screenshots (dark and light) into the same folder as ui.spec.ts.
+// audit, settings, backups, integrations (a webhook). Screenshots (dark and light) into the same folder as ui.spec.ts.
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
@@ -185,6 +185,39 @@ test("admin: audit trail with filters, settings redacted with the privacy switch
   // A running instance refuses and names the command: shown as the API says it.
   await expect(page.getByRole("alert").first()).toContainText("(409)");
   await shoot(page, "admin-backups");
+});
+
+test("admin: a webhook added (secret shown once, signed deliveries documented) and deleted; integration status", async ({ page }) => {
+  const name = `e2e-ops-${Date.now()}`;
+  await signIn(page);
+  await open(page, "Integrations", "/console/integrations");
+  await expect(page.getByTestId("status-prices")).toContainText("off: no source configured");
+  await expect(page.getByTestId("status-devices")).toContainText("off: no device file");
+  await expect(page.getByTestId("status-dispatch")).toContainText("off");
+  // A refused URL: the API's words, the typed text kept.
+  await page.getByLabel("URL", { exact: true }).fill("ftp://files.example.org");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  await expect(page.getByRole("alert").first()).toContainText("url");
+  await expect(page.getByLabel("URL", { exact: true })).toHaveValue("ftp://files.example.org");
+  await page.getByLabel("URL", { exact: true }).fill("https://ops.example.org/luna");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByLabel("Least severity", { exact: true }).selectOption("warning");
+  await page.getByRole("button", { name: "Add webhook" }).click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("shown this once");
+  const secret = (await dialog.getByTestId("webhook-secret").textContent())?.trim() ?? "";
+  expect(secret.length).toBeGreaterThanOrEqual(16);
+  await shoot(page, "admin-integrations-secret");
+  await dialog.getByRole("button", { name: "I have stored the secret" }).click();
+  await expect(dialog).toHaveCount(0);
+  expect(await page.content()).not.toContain(secret);
+  const row = page.getByTestId(`webhook-${name}`);
+  await expect(row).toContainText("https://ops.example.org/luna");
+  await expect(row).toContainText("warning");
+  await shoot(page, "admin-integrations");
+  await row.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
+  await expect(row).toHaveCount(0);
 });
 
 test("admin console in German", async ({ browser }) => {

@@ -4,7 +4,7 @@ import { useAuth } from "./auth/context";
 import { Loading } from "./components/Card";
 import { Layout } from "./components/Layout";
 import { RequireRole } from "./components/RequireRole";
-import { AdminAudit, AdminBackups, AdminDocuments, AdminKeys, AdminMeters, AdminSettings } from "./pages/admin/lazy";
+import { AdminAudit, AdminBackups, AdminDocuments, AdminIntegrations, AdminKeys, AdminMeters, AdminSettings } from "./pages/admin/lazy";
 import { Home } from "./pages/home/Home";
 import { MetersPage } from "./pages/meters";
 import { PlaybookPage } from "./pages/playbook";
@@ -15,7 +15,7 @@ import { SupportPage } from "./pages/support/lazy";
 import { System } from "./pages/system/System";
 import { PAGES, SIGN_IN } from "./routes";
 
-const BUILT: Record<string, () => React.JSX.Element> = { "/": Home, "/prices": PricesPage, "/smart-meters": MetersPage, "/playbook": PlaybookPage, "/support": SupportPage, "/console/system": System, "/console/keys": AdminKeys, "/console/documents": AdminDocuments, "/console/audit": AdminAudit, "/console/settings": AdminSettings, "/console/backups": AdminBackups, "/console/meters": AdminMeters };
+const BUILT: Record<string, () => React.JSX.Element> = { "/": Home, "/prices": PricesPage, "/smart-meters": MetersPage, "/playbook": PlaybookPage, "/support": SupportPage, "/console/system": System, "/console/keys": AdminKeys, "/console/documents": AdminDocuments, "/console/audit": AdminAudit, "/console/settings": AdminSettings, "/console/backups": AdminBackups, "/console/meters": AdminMeters, "/console/integrations": AdminIntegrations };
 
 function NotFound() {
   const { t } = useTranslation();

@@ -26,6 +26,7 @@ export const PAGES: PageDef[] = [
   { path: "/console/settings", label: "nav.settings", role: "admin", group: "admin", ready: true },
   { path: "/console/backups", label: "nav.backups", role: "admin", group: "admin", ready: true },
   { path: "/console/meters", label: "nav.metersAdmin", role: "admin", group: "admin", ready: true },
+  { path: "/console/integrations", label: "nav.integrations", role: "admin", group: "admin", ready: true },
 ];
 
 export const SIGN_IN = "/sign-in";

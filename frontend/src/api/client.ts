@@ -104,5 +104,6 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   }
   setConnection({ state: "ok" });
   if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return null as T; // No Content: a delete
   return (await response.json()) as T;
 }

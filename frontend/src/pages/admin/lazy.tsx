@@ -20,3 +20,4 @@ export const AdminAudit = wrap(lazy(() => load().then((m) => ({ default: m.Audit
 export const AdminSettings = wrap(lazy(() => load().then((m) => ({ default: m.Settings }))));
 export const AdminBackups = wrap(lazy(() => load().then((m) => ({ default: m.Backups }))));
 export const AdminMeters = wrap(lazy(() => load().then((m) => ({ default: m.MetersAdmin }))));
+export const AdminIntegrations = wrap(lazy(() => load().then((m) => ({ default: m.Integrations }))));
