@@ -80,10 +80,11 @@ class Container:
     dispatch_wakeup: threading.Event = field(default_factory=threading.Event)
     # The live stream's poller (GET /stream/readings): one per process, built on first use.
     _stream_hub: StreamHub | None = None
+    _stream_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def stream_hub(self) -> StreamHub:
-        with self._publisher_lock:
+        with self._stream_lock:
             if self._stream_hub is None:
                 self._stream_hub = StreamHub(self.session_factory, poll_s=self.settings.stream_poll_s)
             return self._stream_hub

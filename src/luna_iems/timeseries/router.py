@@ -261,6 +261,13 @@ async def ingest_sml(
 
 
 # --- queries --------------------------------------------------------------------------------
+# The query parameters of GET /timeseries/readings and its columnar twin (the same question).
+BucketCalendar = Annotated[
+    TimeZoneQuery, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
+]
+RawLimit = Annotated[int, Query(ge=1, le=100_000, description="Raw rows at most (no bucket)")]
+
+
 @router.get(
     "/timeseries/readings",
     response_model=ReadingSeries,
@@ -276,10 +283,8 @@ def get_readings(
     ts_to: To,
     bucket: Bucket | None = None,
     agg: Agg = "avg",
-    tz: Annotated[
-        TimeZoneQuery, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="Raw rows at most (no bucket)")] = 10_000,
+    tz: BucketCalendar = None,
+    limit: RawLimit = 10_000,
 ) -> ReadingSeries:
     """Readings of a meter: raw (no bucket) or per bucket. agg=sum gives kWh, the others kW."""
     return timeseries_service.query_readings(
@@ -309,10 +314,8 @@ def get_reading_columns(
     ts_to: To,
     bucket: Bucket | None = None,
     agg: Agg = "avg",
-    tz: Annotated[
-        TimeZoneQuery, Query(description="Calendar for 1d/1w/1mo buckets; default: the meter's")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=100_000, description="Raw rows at most (no bucket)")] = 10_000,
+    tz: BucketCalendar = None,
+    limit: RawLimit = 10_000,
 ) -> Response:
     """The readings of `GET /timeseries/readings` as parallel arrays (`ts`, `consumption_kw`, ...):
     the same numbers, for long ranges — a year of 15-minute buckets is one small answer."""

@@ -7,10 +7,10 @@ import { api, ApiError } from "../../api/client";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
 import { dateTime } from "../../format";
-import { btn, cell, head, invalidFields, muted, row } from "./helpers";
+import { btn, cell, invalidFields, muted, row } from "./helpers";
 import "./i18n";
 import type { DeliveryList, DeliveryRead, DeviceList, DispatchRead, PriceSourceList, WebhookCreated, WebhookList, WebhookRead } from "./types";
-import { ConfirmButton, Dialog, Field } from "./ui";
+import { ConfirmButton, Dialog, Field, Table } from "./ui";
 
 const EVENTS = ["alert.raised", "alert.resolved", "rule.fired"] as const;
 const SEVERITIES = ["", "info", "warning", "critical"] as const;
@@ -221,28 +221,11 @@ export function Integrations() {
         {hooks.isError && <ErrorNote error={hooks.error} />}
         {hooks.isSuccess && hooks.data.items.length === 0 && <p className="text-sm">{t("console.integrations.noWebhooks")}</p>}
         {hooks.isSuccess && hooks.data.items.length > 0 && (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className={head}>
-                <tr>
-                  <th className={cell}>{t("console.integrations.name")}</th>
-                  <th className={cell}>{t("console.integrations.url")}</th>
-                  <th className={cell}>{t("console.integrations.events")}</th>
-                  <th className={cell}>{t("console.integrations.minSeverity")}</th>
-                  <th className={cell}>{t("console.integrations.secret")}</th>
-                  <th className={cell}>{t("console.integrations.state")}</th>
-                  <th className={cell}>
-                    <span className="sr-only">{t("console.ui.actions")}</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {hooks.data.items.map((item) => (
-                  <WebhookRow key={item.webhook_id} item={item} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={["name", "url", "events", "minSeverity", "secret", "state"].map((key) => t(`console.integrations.${key}`))}>
+            {hooks.data.items.map((item) => (
+              <WebhookRow key={item.webhook_id} item={item} />
+            ))}
+          </Table>
         )}
       </Card>
       <Card title={t("console.integrations.dead")}>
@@ -251,27 +234,11 @@ export function Integrations() {
         {dead.isError && <ErrorNote error={dead.error} />}
         {dead.isSuccess && dead.data.items.length === 0 && <p className="text-sm">{t("console.integrations.noDead")}</p>}
         {dead.isSuccess && dead.data.items.length > 0 && (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className={head}>
-                <tr>
-                  <th className={cell}>{t("console.integrations.when")}</th>
-                  <th className={cell}>{t("console.integrations.event")}</th>
-                  <th className={cell}>{t("console.integrations.channel")}</th>
-                  <th className={cell}>{t("console.integrations.attempts")}</th>
-                  <th className={cell}>{t("console.integrations.lastError")}</th>
-                  <th className={cell}>
-                    <span className="sr-only">{t("console.ui.actions")}</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {dead.data.items.map((item) => (
-                  <DeadLetter key={item.delivery_id} item={item} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={["when", "event", "channel", "attempts", "lastError"].map((key) => t(`console.integrations.${key}`))}>
+            {dead.data.items.map((item) => (
+              <DeadLetter key={item.delivery_id} item={item} />
+            ))}
+          </Table>
         )}
       </Card>
     </div>

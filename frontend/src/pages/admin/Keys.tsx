@@ -8,10 +8,10 @@ import { useAuth } from "../../auth/context";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
 import { dateTime } from "../../format";
-import { btn, cell, head, invalidFields, muted, row } from "./helpers";
+import { btn, cell, invalidFields, muted, row } from "./helpers";
 import "./i18n";
 import type { ApiKeyCreated, ApiKeyList, ApiKeyRead } from "./types";
-import { ConfirmButton, Dialog, Field } from "./ui";
+import { ConfirmButton, Dialog, Field, Table } from "./ui";
 
 const ROLES: Role[] = ["viewer", "analyst", "admin"];
 
@@ -167,28 +167,11 @@ export function Keys() {
         {keys.isPending && <Loading />}
         {keys.isError && <ErrorNote error={keys.error} />}
         {keys.isSuccess && (
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead className={head}>
-                <tr>
-                  <th className={cell}>{t("console.keys.name")}</th>
-                  <th className={cell}>{t("console.keys.role")}</th>
-                  <th className={cell}>{t("console.keys.prefix")}</th>
-                  <th className={cell}>{t("console.keys.created")}</th>
-                  <th className={cell}>{t("console.keys.lastUsed")}</th>
-                  <th className={cell}>{t("console.keys.state")}</th>
-                  <th className={cell}>
-                    <span className="sr-only">{t("console.ui.actions")}</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {keys.data.items.map((item) => (
-                  <KeyRow key={item.key_id} item={item} canWrite={canWrite} own={item.key_id === caller?.key_id} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={["name", "role", "prefix", "created", "lastUsed", "state"].map((key) => t(`console.keys.${key}`))}>
+            {keys.data.items.map((item) => (
+              <KeyRow key={item.key_id} item={item} canWrite={canWrite} own={item.key_id === caller?.key_id} />
+            ))}
+          </Table>
         )}
       </Card>
     </div>

@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
-import { btn, input, invalidInput } from "./helpers";
+import { btn, cell, head, input, invalidInput } from "./helpers";
 
 /** A modal question; Escape or Cancel closes it, focus starts on Cancel (the safe answer). */
 export function Dialog({ title, children, onClose, actions }: { title: string; children: ReactNode; onClose: () => void; actions: ReactNode }) {
@@ -142,5 +142,29 @@ export function Notice({ children }: { children: ReactNode }) {
     <p role="status" className="rounded border border-emerald-600 bg-emerald-50 px-3 py-2 text-sm text-emerald-900 dark:border-emerald-500 dark:bg-emerald-950 dark:text-emerald-100">
       {children}
     </p>
+  );
+}
+
+/** A console table: the column headings, an unlabelled last column for row actions, and the rows. */
+export function Table({ columns, children }: { columns: string[]; children: ReactNode }) {
+  const { t } = useTranslation();
+  return (
+    <div className="overflow-x-auto">
+      <table className="w-full text-left text-sm">
+        <thead className={head}>
+          <tr>
+            {columns.map((column) => (
+              <th key={column} className={cell}>
+                {column}
+              </th>
+            ))}
+            <th className={cell}>
+              <span className="sr-only">{t("console.ui.actions")}</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
   );
 }

@@ -220,13 +220,13 @@ class StreamHub:
         found: list[tuple[datetime, StreamEvent]] = []
         with self._sessions() as session:
             batches = repository.reading_batches_since(session=session, since=since)
+            newest_batch = max((row.created_at for row in batches), default=cursor)
             for meter_id, site in repository.meters_of_batches(
                 session=session, batch_ids=[row.batch_id for row in batches]
             ):
                 reading = repository.latest_reading(session=session, meter_id=meter_id)
                 if reading is not None:
-                    newest = max(row.created_at for row in batches)
-                    found.append((newest, reading_event(meter_id, site, reading)))
+                    found.append((newest_batch, reading_event(meter_id, site, reading)))
             found += [
                 (alert.created_at, alert_event(alert, site))
                 for alert, site in repository.alerts_since(session=session, since=since)
