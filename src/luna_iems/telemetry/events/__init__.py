@@ -1,0 +1,1 @@
+"""Telemetry: events (issue 13)."""

@@ -1,0 +1,1 @@
+"""Telemetry: export (issue 13)."""

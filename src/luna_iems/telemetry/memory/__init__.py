@@ -1,0 +1,1 @@
+"""Telemetry: memory (issue 13)."""

@@ -1,0 +1,1 @@
+"""Telemetry: recommend (issue 13)."""
