@@ -20,6 +20,7 @@ from typing import Any
 from benchmarks import (
     anomalies,
     api_load,
+    bandit_regret,
     dispatch_latency,
     fidelity,
     forecast_backtest,
@@ -27,6 +28,8 @@ from benchmarks import (
     hardening,
     ingest,
     ingest_throughput,
+    luna_answers,
+    luna_tools,
     memory,
     modbus_polling,
     optimize_api,
@@ -36,6 +39,7 @@ from benchmarks import (
     retrieval_beir,
     retrieval_german,
     simulation,
+    telemetry_ingest,
     web_ui,
 )
 from benchmarks.common import machine, machine_line
@@ -68,6 +72,14 @@ REGISTRY: dict[str, Benchmark] = {
     "modbus_polling": modbus_polling.run,
     # dispatch (issue 12): step start to setpoint received over MQTT
     "dispatch_latency": dispatch_latency.run,
+    # learning loop (issue 13): anonymous telemetry events through the service
+    "telemetry_ingest": telemetry_ingest.run,
+    # learning loop (issue 13): bandit regret on simulated operators, /recommend latency
+    "bandit_regret": bandit_regret.run,
+    # Luna answers from the site's data (issue 14): intent-parser accuracy on the data questions
+    "luna_tools": luna_tools.run,
+    # Luna answers truthfully (issue 14): answerability, injection, citations of /rag/ask (extractive)
+    "luna_answers": luna_answers.run,
 }
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

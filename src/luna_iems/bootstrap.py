@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from luna_iems.adapters.local_files import LocalObjectStore
 from luna_iems.admin.deps import AdminDeps
+from luna_iems.assistant.deps import AssistantDeps
 from luna_iems.db.engine import build_engine, build_session_factory
 from luna_iems.decisions.deps import DecisionsDeps
 from luna_iems.integrations.devices.deps import DevicesDeps
@@ -41,6 +42,7 @@ from luna_iems.ports import (
 )
 from luna_iems.settings import Settings
 from luna_iems.tariffs.deps import TariffsDeps
+from luna_iems.telemetry.recommend.deps import RecommendDeps
 from luna_iems.timeseries.deps import TimeseriesDeps
 
 if TYPE_CHECKING:
@@ -123,6 +125,18 @@ class Container:
             open_vector_store=lambda: self.vector_store,
             load_token_counter=lambda: self.token_counter,
         )
+
+    @property
+    def assistant_deps(self) -> AssistantDeps:
+        """What Luna's site-data answers may use: sessions, settings and the chat model (if any)."""
+        return AssistantDeps(
+            session_factory=self.session_factory, settings=self.settings, generator=self.generator
+        )
+
+    @property
+    def recommend_deps(self) -> RecommendDeps:
+        """What recommendations may use: the knowledge domain's embedder and document search."""
+        return RecommendDeps(settings=self.settings, knowledge=self.knowledge_deps)
 
     @property
     def ops_deps(self) -> OpsDeps:

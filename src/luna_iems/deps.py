@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from luna_iems.admin import service as admin_service
 from luna_iems.admin.schemas import Principal, Role
+from luna_iems.assistant.deps import AssistantDeps
 from luna_iems.bootstrap import Container
 from luna_iems.errors import AuthenticationError, LunaError, PermissionDeniedError
 from luna_iems.integrations.dispatch.deps import DispatchDeps
@@ -45,6 +46,13 @@ def get_knowledge_deps(container: ContainerDep) -> KnowledgeDeps:
 
 
 KnowledgeDepsDep = Annotated[KnowledgeDeps, Depends(get_knowledge_deps)]
+
+
+def get_assistant_deps(container: ContainerDep) -> AssistantDeps:
+    return container.assistant_deps
+
+
+AssistantDepsDep = Annotated[AssistantDeps, Depends(get_assistant_deps)]
 
 
 def get_ops_deps(container: ContainerDep) -> OpsDeps:

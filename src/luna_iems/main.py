@@ -50,6 +50,10 @@ from luna_iems.settings import Settings, get_settings
 from luna_iems.simulation import service as sim_service
 from luna_iems.simulation.router import router as simulation_router
 from luna_iems.tariffs.router import router as tariffs_router
+from luna_iems.telemetry.events.router import router as telemetry_events_router
+from luna_iems.telemetry.export.router import router as learn_router
+from luna_iems.telemetry.memory.router import router as memory_router
+from luna_iems.telemetry.recommend.router import router as recommend_router
 from luna_iems.timeseries import jobs as timeseries_jobs
 from luna_iems.timeseries.mqtt import MqttSubscriber
 from luna_iems.timeseries.router import router as timeseries_router
@@ -198,6 +202,10 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
         devices_router,
         dispatch_router,
         stream_router,
+        telemetry_events_router,
+        memory_router,
+        recommend_router,
+        learn_router,
         admin_router,
         auth_router,
     )

@@ -164,6 +164,39 @@ class Generator(HealthCheck, Protocol):
     ) -> Iterator[str]: ...
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asked for: `arguments` is the JSON object text it sent."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """The model's turn in a tool conversation: calls to run, or (none) the final `content`."""
+
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@runtime_checkable
+class ToolCallingGenerator(Protocol):
+    """A chat model with OpenAI-style function calling (both adapters). `messages` are OpenAI chat
+    messages (`role` system/user/assistant/tool, `content`, `tool_calls`, `tool_call_id`); `tools`
+    the OpenAI `{"type": "function", "function": {...}}` descriptions."""
+
+    def chat_with_tools(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]],
+        max_tokens: int,
+        temperature: float,
+    ) -> ToolReply: ...
+
+
 class MessagePublisher(HealthCheck, Protocol):
     """Publishes messages to a broker (MQTT): setpoints, Home Assistant discovery, alerts.
 

@@ -121,6 +121,21 @@ class Settings(BaseSettings):
     anomaly_interval_s: float = Field(default=900, gt=0)  # scheduled anomaly detection
     anomaly_window_h: int = Field(default=48, ge=6, le=24 * 31)  # how far back each run looks
 
+    # --- telemetry: recommendations (POST /recommend, docs/learning.md) ---------------------
+    recommend_policy: Literal["content", "linucb", "thompson"] = "linucb"  # blended with content for cold start
+    recommend_alpha: float = Field(default=1.0, ge=0, le=10)  # LinUCB exploration width
+    recommend_thompson_v: float = Field(default=0.3, gt=0, le=10)  # Thompson sampling posterior scale
+    recommend_seed: int = Field(default=0, ge=0)  # Thompson sampling draws are seeded by it (reproducible)
+
+    # --- telemetry: DP export of aggregates and priors (POST /learn/*, docs/learning.md) -----
+    learn_epsilon: float = Field(default=1.0, gt=0, le=10)  # ε of one export (Laplace noise ∝ 1/ε)
+    learn_epsilon_budget: float = Field(default=3.0, gt=0, le=100)  # ε per calendar month (and bandit)
+    learn_export_dir: Path | None = None  # empty: <DATA_DIR>/learn/exports
+    learn_export_url: str | None = None  # `send: true` POSTs the signed file here
+    learn_export_token: SecretStr | None = None  # sent as "Authorization: Bearer <token>"
+    learn_trusted_keys: str = ""  # comma list: public keys (base64) or their SHA-256 fingerprints
+    learn_prior_weight: float = Field(default=0.5, ge=0, le=1)  # weight of imported bandit priors
+
     # --- integrations: live stream (GET /stream/readings) ------------------------------------
     # How often the stream looks for new readings, alerts and setpoints while anyone listens.
     stream_poll_s: float = Field(default=1.0, gt=0, le=60)
@@ -218,7 +233,9 @@ class Settings(BaseSettings):
     backup_keep: int = Field(default=7, ge=1)  # the scheduled job keeps the newest N backups
     pg_bin_dir: Path | None = None  # pg_dump/pg_restore; empty: /usr/lib/postgresql/<newest>/bin, PATH
 
-    @field_validator("backup_dir", "pg_bin_dir", "web_dir", "devices_templates_dir", mode="before")
+    @field_validator(
+        "backup_dir", "pg_bin_dir", "web_dir", "devices_templates_dir", "learn_export_dir", mode="before"
+    )
     @classmethod
     def _blank_path_is_unset(cls, value: object) -> object:
         # `BACKUP_DIR=` means "the default", not the current directory (Path("") is ".").
@@ -231,6 +248,11 @@ class Settings(BaseSettings):
     @property
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def resolved_learn_export_dir(self) -> Path:
+        default = self.data_dir / "learn" / "exports"
+        return self.learn_export_dir if self.learn_export_dir is not None else default
 
     # --- compose stack: published ports, accounts and optional profiles -----------------------
     # Ports are published on 127.0.0.1 (the API's on API_HOST); deploy/compose.yml has no default

@@ -22,6 +22,16 @@ VIEWER_MAY_POST: set[str] = {
     "/forecast/backtest",
     "/optimize/schedule",
     "/rules/evaluate",
+    "/recommend",  # stores only the recommendation shown, for its reward (learning loop)
+}
+# Writes any key may make about itself: anonymous telemetry, its own feedback, its own memory and
+# conversations (issue 13).
+VIEWER_OWN_WRITES = {
+    ("POST", "/ingest/telemetry"),
+    ("POST", "/feedback"),
+    ("PUT", "/memory"),
+    ("DELETE", "/memory"),
+    ("DELETE", "/conversations/{conversation_id}"),
 }
 # Destructive operations reserved to admins outside /admin.
 ADMIN_ONLY = {
@@ -29,7 +39,8 @@ ADMIN_ONLY = {
     ("DELETE", "/tariffs/{site}/versions/{valid_from}"),
     ("POST", "/integrations/prices/fetch"),
 }
-ADMIN_PREFIXES = ("/admin", "/integrations/webhooks")  # keys, audit, backups; where alerts are sent
+# Keys, audit, backups; where alerts are sent; the DP export of aggregates and priors (/learn).
+ADMIN_PREFIXES = ("/admin", "/integrations/webhooks", "/learn")
 # Reads a viewer may not make: field-device addresses and their errors.
 ANALYST_READS = {("GET", "/devices")}
 # Open event streams end only when the client leaves (or after ?max_events): checked with a client
@@ -103,7 +114,9 @@ def test_role_limits_on_every_route(
             continue
         response = sqlite_client.request(method, path, headers=auth(token))
         admin_only = path.startswith(ADMIN_PREFIXES) or (method, template) in ADMIN_ONLY
-        viewer_writes = method != "GET" and path not in VIEWER_MAY_POST
+        viewer_writes = (
+            method != "GET" and path not in VIEWER_MAY_POST and (method, template) not in VIEWER_OWN_WRITES
+        )
         viewer_forbidden = viewer_writes or (method, template) in ANALYST_READS
         forbidden = admin_only or (role is Role.VIEWER and viewer_forbidden)
         if forbidden:

@@ -16,11 +16,10 @@ from luna_iems.db.engine import build_engine, build_session_factory
 from luna_iems.timeseries.models import MarketPrice, Meter, SmartMeterReading
 
 CORE_TABLES = {
-    "users": {"user_id", "external_id", "created_at"},
     "items": {"item_id", "kind", "source", "title", "tags", "url", "sha256", "version", "created_at"},
     "item_chunks": {"chunk_id", "item_id", "chunk_idx", "text", "metadata", "created_at"},
-    "events": {"event_id", "user_id", "ts", "type", "item_id", "meta"},
-    "labels": {"label_id", "user_id", "item_id", "event_id", "kind", "value", "reward", "created_at"},
+    "events": {"event_id", "ts", "type", "item_kind", "item_id", "user_hash", "duration_ms", "page", "meta"},
+    "labels": {"label_id", "dedup_key", "kind", "target", "target_id", "key_id", "reward", "created_at"},
     "smart_meter_readings": {"meter_id", "ts", "consumption_kw", "production_kw", "voltage", "quality"},
     "market_prices": {"market", "product", "ts", "price_eur_mwh", "volume"},
     "privacy_config": {"flag_send_aggregates", "instance_fingerprint"},

@@ -46,7 +46,14 @@ TIME_ZONE = (
     "a time zone must exist in the IANA database; the document states only the form of a name (listing "
     "the names would tie it to the machine's tzdata)"
 )
+PRIVACY = (
+    "strings that look like e-mail addresses or phone numbers, keys naming personal data, timestamps more "
+    "than 5 minutes ahead and dwell's duration rule are refused (issue 13), which JSON Schema cannot state"
+)
 POSITIVE_DATA_EXEMPT: dict[tuple[str, str], str] = {
+    ("POST", "/ingest/telemetry"): PRIVACY,
+    ("POST", "/feedback"): PRIVACY,
+    ("PUT", "/memory"): PRIVACY,
     ("GET", "/kpis"): CROSS_FIELD,
     ("GET", "/timeseries/readings"): CROSS_FIELD,
     ("GET", "/timeseries/readings/columns"): CROSS_FIELD,
@@ -71,6 +78,9 @@ POSITIVE_DATA_EXEMPT: dict[tuple[str, str], str] = {
     ("POST", "/rules/import"): CONTENT,
     ("PATCH", "/rules/{rule_id}"): CONTENT,
     ("POST", "/ingest/battery-states"): CALENDAR,
+    ("POST", "/recommend"): CALENDAR,
+    ("POST", "/learn/export"): CROSS_FIELD + "; refused (409) while the privacy flag is off or ε is spent",
+    ("POST", "/learn/priors"): "the body must be a signed export file (Ed25519 over its canonical JSON)",
     ("POST", "/meters"): TIME_ZONE,
     ("PATCH", "/meters/{meter_id}"): TIME_ZONE,
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from luna_iems.knowledge.answerability import features, hit_supports
 from luna_iems.knowledge.chunking import chunk_blocks, document_label
 from luna_iems.knowledge.german import (
     heading_section_terms,
@@ -23,7 +24,6 @@ from luna_iems.knowledge.lexical import (
     compound_terms,
     stem_german,
 )
-from luna_iems.knowledge.rag import _relevant
 from luna_iems.knowledge.schemas import SearchHit
 from luna_iems.ports import ExtractedBlock
 from tests.conftest import make_settings
@@ -179,13 +179,20 @@ def test_a_chunk_of_the_named_section_counts_as_relevant_for_rag() -> None:
             ranking="lexical" if dense is None else "hybrid",
         )
 
-    named = set(query_section_terms("Was regelt § 61 EnWG?"))
-    assert _relevant(hit("§ 61", None), 0.35, named)
-    assert not _relevant(hit("§ 62", None), 0.35, named)
-    assert not _relevant(hit("§ 61", 0.1), 0.35, set())
-    # a hit only BM25 found is judged by the similarity computed for it in `prepare`
-    assert _relevant(hit("§ 62", None), 0.35, set(), dense=0.3)
-    assert not _relevant(hit("§ 62", None), 0.35, set(), dense=0.2)
+    # issue 14: the old cosine gate (_relevant) became answerability.py; a named § is still used
+    # whatever its dense score, and counts as evidence of an answer (the `section` feature)
+    assert query_section_terms("Was regelt § 61 EnWG?") == ["§61"]
+    hits = [hit("§ 62", None), hit("§ 61", None), hit("§ 40c", None)]
+    values, evidence = features(
+        "Was regelt § 61 EnWG?", hits, [0.5, 0.1, 0.2], idf=lambda _: 0.0, df=lambda _: 1
+    )
+    assert values["section"] == 1.0
+    assert [e.section for e in evidence] == [False, True, False]
+    assert hit_supports(evidence) == [True, True, False]
+    unnamed, evidence = features(
+        "Was regelt die Aufsicht?", hits, [0.5, 0.1, 0.2], idf=lambda _: 0.0, df=lambda _: 1
+    )
+    assert unnamed["section"] == 0.0 and hit_supports(evidence) == [True, False, False]
 
 
 def _statute(label: str, topic: str) -> str:

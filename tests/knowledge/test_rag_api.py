@@ -23,6 +23,7 @@ EN_LABEL = "No language model is configured, so here is what your documents say,
 DE_LABEL = "Kein Sprachmodell eingerichtet; hier steht, was Ihre Dokumente sagen, wörtlich zitiert:"
 NOTHING_EN = "I looked through your documents and found nothing that answers this"
 CITE = re.compile(r"\[(\d+)\]")
+CITATION_FIELDS = {"n", "chunk_id", "item_id", "title", "page", "section", "heading", "snippet", "score"}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def _check_citations(client: TestClient, body: dict[str, Any]) -> None:
     numbers = [c["n"] for c in body["citations"]]
     assert numbers == list(range(1, len(numbers) + 1))
     for citation in body["citations"]:
-        assert set(citation) == {"n", "chunk_id", "item_id", "title", "page", "section", "snippet", "score"}
+        assert set(citation) == CITATION_FIELDS
         assert citation["title"] == documents[citation["item_id"]]["title"]
         assert citation["snippet"] and citation["score"] > 0
         uuid.UUID(citation["chunk_id"])
@@ -69,7 +70,7 @@ def test_english_question_gets_an_extractive_answer_with_valid_citations(seeded:
     assert body["answer"].startswith(EN_LABEL)
     assert "380 kW" in body["answer"]
     assert (body["generator"], body["language"], body["found_relevant"]) == ("extractive", "en", True)
-    assert (body["prompt_version"], body["notes"]) == ("luna-v1", [])
+    assert (body["prompt_version"], body["notes"]) == ("luna-v2", [])
     uuid.UUID(body["conversation_id"])
     _check_citations(seeded, body)
     # the sentence with 380 kW is quoted with the number of the operating manual's citation

@@ -19,7 +19,7 @@ No retries here: the caller falls back to an extractive answer, so every failure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from luna_iems.adapters.http_text import excerpt as body_excerpt
 from luna_iems.adapters.http_text import read_quietly, shorten
 from luna_iems.adapters.ollama import model_listed, tag_names
 from luna_iems.errors import BackendUnavailableError
-from luna_iems.ports import ChatMessage, ComponentHealth
+from luna_iems.ports import ChatMessage, ComponentHealth, ToolCall, ToolReply
 
 COMPONENT = "generator"
 
@@ -85,6 +85,50 @@ class OllamaGenerator:
             read_quietly(response)
             raise self._status_error(response)
         return self._pieces(response)
+
+    def chat_with_tools(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]],
+        max_tokens: int,
+        temperature: float,
+    ) -> ToolReply:
+        """One non-streamed `/api/chat` turn with `tools` (Ollama's tool calling): `message.tool_calls[]`
+        carry `function.name` and `function.arguments` as an object; OpenAI-style messages are sent
+        with tool-call arguments as objects, as Ollama expects."""
+        sent = [_ollama_message(m) for m in messages]
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": sent,
+            "tools": list(tools),
+            "stream": False,
+            "options": {"num_predict": max_tokens, "temperature": temperature},
+        }
+        if self._keep_alive is not None:
+            body["keep_alive"] = self._keep_alive
+        try:
+            response = self._client.post("/api/chat", json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if not response.is_success:
+            raise self._status_error(response)
+        payload = _parse_json(response.text, "/api/chat")
+        self._raise_embedded_error(payload)
+        message = payload.get("message")
+        message = message if isinstance(message, dict) else {}
+        calls = []
+        for i, call in enumerate(message.get("tool_calls") or []):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                continue
+            arguments = function.get("arguments")
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+            calls.append(
+                ToolCall(call_id=str(call.get("id") or f"call_{i}"), name=function["name"], arguments=text)
+            )
+        content = message.get("content")
+        return ToolReply(content=content if isinstance(content, str) else "", tool_calls=tuple(calls))
 
     def _pieces(self, response: httpx.Response) -> Iterator[str]:
         try:
@@ -222,3 +266,20 @@ def _model_names(payload: dict[str, Any]) -> list[str]:
 def _mentions_missing_model(text: str) -> bool:
     lowered = text.lower()
     return "model" in lowered and "not found" in lowered
+
+
+def _ollama_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """An OpenAI-style chat message as Ollama takes it: tool-call arguments as objects."""
+    out = dict(message)
+    calls = []
+    for call in message.get("tool_calls") or []:
+        function = dict(call.get("function") or {})
+        if isinstance(function.get("arguments"), str):
+            try:
+                function["arguments"] = json.loads(function["arguments"])
+            except ValueError:
+                function["arguments"] = {}
+        calls.append({"function": function})
+    if calls:
+        out["tool_calls"] = calls
+    return out

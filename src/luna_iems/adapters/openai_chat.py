@@ -18,7 +18,7 @@ No retries here: the caller falls back to an extractive answer, so every failure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -26,7 +26,7 @@ import httpx
 from luna_iems.adapters.http_text import excerpt as body_excerpt
 from luna_iems.adapters.http_text import read_quietly, shorten
 from luna_iems.errors import BackendUnavailableError
-from luna_iems.ports import ChatMessage, ComponentHealth
+from luna_iems.ports import ChatMessage, ComponentHealth, ToolCall, ToolReply
 
 COMPONENT = "generator"
 _DONE = "[DONE]"
@@ -82,6 +82,49 @@ class OpenAICompatibleGenerator:
             read_quietly(response)
             raise self._status_error(response)
         return self._pieces(response)
+
+    def chat_with_tools(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]],
+        max_tokens: int,
+        temperature: float,
+    ) -> ToolReply:
+        """One non-streamed turn with `tools`: `choices[0].message.tool_calls[]` (`id`,
+        `function.name`, `function.arguments` as JSON text) or the final `content`."""
+        body = {
+            "model": self._model,
+            "messages": list(messages),
+            "tools": list(tools),
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": False,
+        }
+        try:
+            response = self._client.post("chat/completions", json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if not response.is_success:
+            raise self._status_error(response)
+        payload = _parse_json(response.text, "/chat/completions")
+        self._raise_embedded_error(payload)
+        choices = payload.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else {}
+        message = first.get("message") if isinstance(first, dict) else None
+        message = message if isinstance(message, dict) else {}
+        calls = []
+        for i, call in enumerate(message.get("tool_calls") or []):
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                continue
+            arguments = function.get("arguments")
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
+            calls.append(
+                ToolCall(call_id=str(call.get("id") or f"call_{i}"), name=function["name"], arguments=text)
+            )
+        content = message.get("content")
+        return ToolReply(content=content if isinstance(content, str) else "", tool_calls=tuple(calls))
 
     def _pieces(self, response: httpx.Response) -> Iterator[str]:
         finished = False  # a chunk carried a finish_reason: tolerate servers that omit `[DONE]`

@@ -29,6 +29,7 @@ from luna_iems.admin.schemas import (
     Role,
 )
 from luna_iems.bootstrap import Container, build_container
+from luna_iems.cli.learn import learn_app
 from luna_iems.db import migrate
 from luna_iems.errors import LunaError
 from luna_iems.ops.schemas import StatusSummary
@@ -50,6 +51,7 @@ forecast_app = typer.Typer(help="Forecasts from stored history.", no_args_is_hel
 app.add_typer(db_app, name="db")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(keys_app, name="keys")
+app.add_typer(learn_app, name="learn")
 app.add_typer(sim_app, name="sim")
 
 console = Console()

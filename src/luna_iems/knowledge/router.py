@@ -13,8 +13,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
+from luna_iems.assistant import service as assistant_service
 from luna_iems.bounds import MAX_IDS, MAX_TAGS, TAG_MAX_CHARS, TAGS_CSV_MAX_CHARS, Offset
-from luna_iems.deps import AnalystKey, KnowledgeDepsDep, ViewerKey
+from luna_iems.deps import AnalystKey, AssistantDepsDep, KnowledgeDepsDep, ViewerKey
 from luna_iems.errors import AUTHENTICATED_ERRORS, BODY_ERRORS, ErrorResponse, error_responses
 from luna_iems.knowledge import rag
 from luna_iems.knowledge import retrieval as retrieval_service
@@ -174,8 +175,21 @@ def _sse(events: Iterator[tuple[str, object]]) -> Iterator[str]:
         **error_responses(404),  # an unknown conversation_id
     },
 )
-async def ask(ask_in: AskIn, deps: KnowledgeDepsDep, principal: ViewerKey) -> Any:
-    """Ask Luna. Answers cite the documents as [n]; without a language model the answer is extractive."""
+async def ask(
+    ask_in: AskIn, deps: KnowledgeDepsDep, principal: ViewerKey, assistant: AssistantDepsDep
+) -> Any:
+    """Ask Luna. Answers cite the documents as [n]; without a language model the answer is extractive.
+    Questions about the site's own data are answered with its numbers (`data_citations`)."""
+    # --- site-data questions (assistant/, issue 14 item 4): answered before the document path -----
+    site = await run_in_threadpool(
+        lambda: assistant_service.answer_ask(deps=assistant, question=ask_in.question, role=principal.role)
+    )
+    if site is not None:
+        if ask_in.stream:
+            done = [("citations", []), ("token", site.answer), ("done", site.model_dump(mode="json"))]
+            return StreamingResponse(iter(_sse(iter(done))), media_type="text/event-stream")
+        return site
+    # --- end of site-data questions ----------------------------------------------------------------
     if ask_in.stream:
         # Retrieval runs before the response starts, so its errors (e.g. an unknown conversation: 404)
         # are HTTP errors, not a broken stream. Then each step of the (blocking) generator runs in the

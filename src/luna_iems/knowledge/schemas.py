@@ -171,8 +171,19 @@ class Citation(BaseModel):
     title: str
     page: int | None
     section: str | None
+    heading: str | None = Field(
+        default=None, description="The chunk's headings, outermost first, joined by ' > ' (e.g. '2 Battery')"
+    )
     snippet: str
     score: float
+
+
+class DataCitationRead(BaseModel):
+    """Numbers from the site's own data (assistant/): what was read and the dashboard page showing it."""
+
+    source: str = Field(description="The data and its period, e.g. 'KPIs site sim, 2026-11-01…2026-11-30'")
+    link: str | None = Field(default=None, description="The dashboard page (path with query parameters)")
+    tool: str = Field(description="The tool that read it, e.g. 'site_kpis'")
 
 
 class AskOut(BaseModel):
@@ -186,6 +197,12 @@ class AskOut(BaseModel):
     found_relevant: bool
     prompt_version: str
     notes: list[str] = Field(default_factory=list)
+    answer_id: int | None = Field(
+        default=None, description="The stored turn's id: give it to POST /feedback (target 'answer')"
+    )
+    data_citations: list[DataCitationRead] = Field(
+        default_factory=list, description="Site data the answer's numbers come from (tools, not documents)"
+    )
 
 
 class ReindexResult(BaseModel):

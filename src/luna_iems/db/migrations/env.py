@@ -20,6 +20,9 @@ from luna_iems.integrations.prices import models as prices_models
 from luna_iems.knowledge import models as knowledge_models
 from luna_iems.tariffs import models as tariffs_models
 from luna_iems.telemetry import models as telemetry_models
+from luna_iems.telemetry.export import models as export_models
+from luna_iems.telemetry.memory import models as memory_models
+from luna_iems.telemetry.recommend import models as recommend_models
 from luna_iems.timeseries import models as timeseries_models
 
 DOMAIN_MODELS = (
@@ -27,9 +30,12 @@ DOMAIN_MODELS = (
     decisions_models,
     devices_models,
     dispatch_models,
+    export_models,
     knowledge_models,
+    memory_models,
     notify_models,
     prices_models,
+    recommend_models,
     tariffs_models,
     telemetry_models,
     timeseries_models,

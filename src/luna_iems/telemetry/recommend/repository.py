@@ -1,0 +1,38 @@
+"""SQL of the recommendations (no logic)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from luna_iems.telemetry.recommend.models import BanditArm, Recommendation
+
+
+def add_recommendation(*, session: Session, recommendation: Recommendation) -> None:
+    session.add(recommendation)
+    session.flush()
+
+
+def get_recommendation(
+    *, session: Session, recommendation_id: uuid.UUID, for_update: bool = False
+) -> Recommendation | None:
+    query = select(Recommendation).where(Recommendation.recommendation_id == recommendation_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def list_arms(*, session: Session, policy: str, for_update: bool = False) -> list[BanditArm]:
+    """The stored statistics of `policy`, by arm id (rows lock in one order: no deadlock between two
+    rewards)."""
+    query = select(BanditArm).where(BanditArm.policy == policy).order_by(BanditArm.arm_id)
+    if for_update:
+        query = query.with_for_update()
+    return list(session.scalars(query))
+
+
+def add_arm(*, session: Session, arm: BanditArm) -> None:
+    session.add(arm)
+    session.flush()
