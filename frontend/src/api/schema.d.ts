@@ -267,6 +267,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/conversations/{conversation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Conversation
+         * @description One of your conversations, its turns oldest first (another key's: 404, as for none).
+         */
+        get: operations["get_conversation_conversations__conversation_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Conversation
+         * @description Delete one of your conversations with its turns.
+         */
+        delete: operations["delete_conversation_conversations__conversation_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/devices": {
         parameters: {
             query?: never;
@@ -402,6 +426,28 @@ export interface paths {
          *     queued as /ingest/doc (202, or 200 with `wait=true`).
          */
         post: operations["reindex_document_documents__item_id__reindex_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Feedback
+         * @description Say whether an answer (`id`: its `answer_id`) or a recommendation helped (reward +1 / -1).
+         *
+         *     Sending it again for the same target and id replaces the verdict (`replaced`: true).
+         */
+        post: operations["post_feedback_feedback_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -636,6 +682,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ingest/telemetry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ingest Telemetry
+         * @description Store anonymous interaction events (1 to 1000 per batch, any key).
+         *
+         *     The whole batch is refused (422, each offending `events[i].field` listed) if one event is invalid
+         *     or carries personal data; a replayed `event_id` is counted in `duplicates`, never stored twice;
+         *     the same `event_id` with another `ts` is a 409.
+         */
+        post: operations["ingest_telemetry_ingest_telemetry_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ingest/text": {
         parameters: {
             query?: never;
@@ -804,6 +874,119 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/learn/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Budget
+         * @description ε spent and left per ledger (calendar month, and the bandit statistics).
+         */
+        get: operations["get_budget_learn_budget_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/learn/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Export
+         * @description Write a signed export of the period's aggregates with differential-privacy noise (and POST it
+         *     to LEARN_EXPORT_URL with `send`). 409 while the privacy flag is off or when the period's ε budget
+         *     is spent (docs/learning.md, "What leaves the site").
+         */
+        post: operations["post_export_learn_export_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/learn/priors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Priors
+         * @description Import a signed export's bandit statistics as priors (weight LEARN_PRIOR_WEIGHT). The signature
+         *     is checked first and the key must be this instance's or in LEARN_TRUSTED_KEYS (else 422); the
+         *     same export imported again changes nothing (`imported` false).
+         */
+        post: operations["post_priors_learn_priors_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/learn/public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Public Key
+         * @description This instance's Ed25519 public key (generated at first use) and its fingerprint: give them to
+         *     whoever receives the exports, or list them in another instance's LEARN_TRUSTED_KEYS.
+         */
+        get: operations["get_public_key_learn_public_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/memory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Memory
+         * @description What Luna remembers of your key: site, stated preferences and your conversations.
+         */
+        get: operations["get_memory_memory_get"];
+        /**
+         * Put Memory
+         * @description Set your site (one some meter has) and preferences; both are replaced.
+         */
+        put: operations["put_memory_memory_put"];
+        post?: never;
+        /**
+         * Delete Memory
+         * @description Forget everything of your key: memory, every conversation and the feedback you gave.
+         */
+        delete: operations["delete_memory_memory_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/meters": {
         parameters: {
             query?: never;
@@ -917,8 +1100,50 @@ export interface paths {
         /**
          * Ask
          * @description Ask Luna. Answers cite the documents as [n]; without a language model the answer is extractive.
+         *     Questions about the site's own data are answered with its numbers (`data_citations`).
          */
         post: operations["ask_rag_ask_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/recommend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Recommend
+         * @description Ranked actions (and, with a question, documents) for the context, each with a reason. Send the
+         *     `recommendation_id` back with feedback: the bandits learn from it (docs/learning.md).
+         */
+        post: operations["post_recommend_recommend_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/recommend/arms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Arms
+         * @description The fixed action set the bandits choose from, with the rewards each has been credited.
+         */
+        get: operations["get_arms_recommend_arms_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1518,6 +1743,34 @@ export interface components {
             revoked_at: string | null;
             role: components["schemas"]["Role"];
         };
+        /** ArmList */
+        ArmList: {
+            /** Features */
+            features: string[];
+            /** Items */
+            items: components["schemas"]["ArmRead"][];
+        };
+        /** ArmRead */
+        ArmRead: {
+            /** Arm Id */
+            arm_id: string;
+            /** Description */
+            description: string;
+            /** Link */
+            link: string | null;
+            /**
+             * N
+             * @description Rewards credited to this arm
+             */
+            n: number;
+            /**
+             * Reward Mean
+             * @description Mean credited reward; null before the first
+             */
+            reward_mean: number | null;
+            /** Title */
+            title: string;
+        };
         /** AskIn */
         AskIn: {
             /** Conversation Id */
@@ -1538,6 +1791,11 @@ export interface components {
         AskOut: {
             /** Answer */
             answer: string;
+            /**
+             * Answer Id
+             * @description The stored turn's id: give it to POST /feedback (target 'answer')
+             */
+            answer_id?: number | null;
             /** Citations */
             citations: components["schemas"]["Citation"][];
             /**
@@ -1545,6 +1803,11 @@ export interface components {
              * Format: uuid
              */
             conversation_id: string;
+            /**
+             * Data Citations
+             * @description Site data the answer's numbers come from (tools, not documents)
+             */
+            data_citations?: components["schemas"]["DataCitationRead"][];
             /** Found Relevant */
             found_relevant: boolean;
             /**
@@ -1974,6 +2237,30 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** BudgetLedgerRead */
+        BudgetLedgerRead: {
+            /** Epsilon Remaining */
+            epsilon_remaining: number;
+            /** Epsilon Spent */
+            epsilon_spent: number;
+            /**
+             * Ledger
+             * @description A calendar month (YYYY-MM, UTC) or 'bandit'
+             */
+            ledger: string;
+        };
+        /** BudgetRead */
+        BudgetRead: {
+            /**
+             * Epsilon Budget
+             * @description Per ledger (calendar month, and the bandit statistics)
+             */
+            epsilon_budget: number;
+            /** Epsilon Per Export */
+            epsilon_per_export: number;
+            /** Ledgers */
+            ledgers: components["schemas"]["BudgetLedgerRead"][];
+        };
         /**
          * CallerRead
          * @description Who the caller is, as `GET /auth/me` answers (the web app shows its pages by `role`).
@@ -2051,6 +2338,11 @@ export interface components {
              */
             chunk_id: string;
             /**
+             * Heading
+             * @description The chunk's headings, outermost first, joined by ' > ' (e.g. '2 Battery')
+             */
+            heading?: string | null;
+            /**
              * Item Id
              * Format: uuid
              */
@@ -2087,6 +2379,70 @@ export interface components {
             ok: boolean;
             /** Required */
             required: boolean;
+        };
+        /** ConversationRead */
+        ConversationRead: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Turns
+             * @description Oldest first, at most 1000
+             */
+            turns: components["schemas"]["TurnRead"][];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** ConversationSummary */
+        ConversationSummary: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Turns */
+            turns: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * DataCitationRead
+         * @description Numbers from the site's own data (assistant/): what was read and the dashboard page showing it.
+         */
+        DataCitationRead: {
+            /**
+             * Link
+             * @description The dashboard page (path with query parameters)
+             */
+            link?: string | null;
+            /**
+             * Source
+             * @description The data and its period, e.g. 'KPIs site sim, 2026-11-01…2026-11-30'
+             */
+            source: string;
+            /**
+             * Tool
+             * @description The tool that read it, e.g. 'site_kpis'
+             */
+            tool: string;
         };
         /** DatabaseStatus */
         DatabaseStatus: {
@@ -2543,6 +2899,66 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorInfo"];
         };
+        /** EventBatch */
+        EventBatch: {
+            /**
+             * Events
+             * @description 1 to 1000 events; one invalid event refuses the whole batch
+             */
+            events: components["schemas"]["EventIn"][];
+        };
+        /**
+         * EventIn
+         * @description One anonymous interaction event. Unknown fields are refused (no room for personal data).
+         */
+        EventIn: {
+            /**
+             * Duration Ms
+             * @description Required for type=dwell (0 to 24 h), refused for every other type
+             */
+            duration_ms?: number | null;
+            /**
+             * Event Id
+             * Format: uuid
+             * @description Chosen by the client: sending it again is a no-op (replay)
+             */
+            event_id: string;
+            /**
+             * Item Id
+             * @description The item's id (a recommendation's UUID, an answer_id, a document id, ...)
+             */
+            item_id: string;
+            /**
+             * Item Kind
+             * @enum {string}
+             */
+            item_kind: "document" | "recommendation" | "rule" | "alert" | "playbook_step" | "answer";
+            /**
+             * Meta
+             * @description Up to 20 scalar values; no personal data
+             */
+            meta?: {
+                [key: string]: string | boolean | number | null;
+            };
+            /** Page */
+            page?: string | null;
+            /**
+             * Ts
+             * Format: date-time
+             * @description When it happened: ISO 8601 with offset, at most 5 minutes ahead of the server
+             */
+            ts: string;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "view" | "click" | "like" | "dismiss" | "solve" | "dwell";
+            /**
+             * User
+             * @description Optional pseudonymous user: only salted hashes are accepted: hex, 16 to 128 characters (e.g. sha256(salt + id))
+             */
+            user?: string | null;
+        };
         /**
          * ExplicitInputs
          * @description One value per step; prices in EUR/kWh (the tariff the site pays and earns).
@@ -2562,6 +2978,113 @@ export interface components {
              * @description Default: no PV
              */
             pv_kw?: number[] | null;
+        };
+        /**
+         * ExportCreate
+         * @description `POST /learn/export`: the period [from, to) whose events and rewards are aggregated.
+         */
+        ExportCreate: {
+            /**
+             * From
+             * Format: date-time
+             * @description Start (inclusive), ISO 8601 with offset
+             */
+            from: string;
+            /**
+             * Include Bandit
+             * @description Publish the (noisy) bandit statistics: charges the 'bandit' ledger too
+             * @default true
+             */
+            include_bandit: boolean;
+            /**
+             * Send
+             * @description Also POST the file to LEARN_EXPORT_URL
+             * @default false
+             */
+            send: boolean;
+            /**
+             * To
+             * Format: date-time
+             * @description End (exclusive), ISO 8601 with offset
+             */
+            to: string;
+        };
+        /** ExportRead */
+        ExportRead: {
+            /**
+             * Digest Sha256
+             * @description SHA-256 of the canonical signed payload
+             */
+            digest_sha256: string;
+            /** Epsilon */
+            epsilon: number;
+            /**
+             * File
+             * @description Path of the signed export file on this host
+             */
+            file: string;
+            /** File Sha256 */
+            file_sha256: string;
+            /** Key Fingerprint */
+            key_fingerprint: string;
+            /**
+             * Ledgers
+             * @description The ledgers this export charged, after it
+             */
+            ledgers: components["schemas"]["BudgetLedgerRead"][];
+            /**
+             * Period From
+             * Format: date-time
+             */
+            period_from: string;
+            /**
+             * Period To
+             * Format: date-time
+             */
+            period_to: string;
+            /** Sent */
+            sent: boolean;
+        };
+        /**
+         * FeedbackIn
+         * @description Explicit feedback on an answer (`id`: its `answer_id`) or a recommendation (`id`: its UUID).
+         */
+        FeedbackIn: {
+            /** Comment */
+            comment?: string | null;
+            /** Helpful */
+            helpful: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Target
+             * @enum {string}
+             */
+            target: "answer" | "recommendation";
+        };
+        /** FeedbackRead */
+        FeedbackRead: {
+            /** Comment */
+            comment: string | null;
+            /** Helpful */
+            helpful: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Replaced
+             * @description True: this key had given feedback on the item before; it was replaced
+             */
+            replaced: boolean;
+            /**
+             * Reward
+             * @description The reward stored for this feedback (see docs/learning.md)
+             */
+            reward: number;
+            /**
+             * Target
+             * @enum {string}
+             */
+            target: "answer" | "recommendation";
         };
         /** FixedFeedIn */
         FixedFeedIn: {
@@ -2734,43 +3257,6 @@ export interface components {
              */
             version: number;
         };
-        /** IngestResult */
-        IngestResult: {
-            /**
-             * Batch Id
-             * Format: uuid
-             */
-            batch_id: string;
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "readings" | "prices";
-            /** Meters Created */
-            meters_created?: string[];
-            /** Quality */
-            quality: components["schemas"]["SeriesQuality"][];
-            /** Rows Inserted */
-            rows_inserted: number;
-            /** Rows Received */
-            rows_received: number;
-            /**
-             * Rows Updated
-             * @description Rows that replaced an existing (series, ts): replays update
-             */
-            rows_updated: number;
-            /**
-             * Rows Written
-             * @description Rows after removing in-batch duplicates (the last one wins)
-             */
-            rows_written: number;
-            /** Source */
-            source: string;
-            /** Ts From */
-            ts_from: string | null;
-            /** Ts To */
-            ts_to: string | null;
-        };
         /** JobStatus */
         JobStatus: {
             /** Job Id */
@@ -2941,6 +3427,44 @@ export interface components {
              * Format: date-time
              */
             to: string;
+        };
+        /**
+         * MemoryRead
+         * @description Everything Luna keeps of the caller's key: its context and its conversations (newest first).
+         */
+        MemoryRead: {
+            /**
+             * Conversations
+             * @description The newest 200 conversations; `conversations_total` counts all
+             */
+            conversations: components["schemas"]["ConversationSummary"][];
+            /** Conversations Total */
+            conversations_total: number;
+            /** Preferences */
+            preferences: string[];
+            /** Site */
+            site: string | null;
+            /**
+             * Updated At
+             * @description Last change of site or preferences; null: never set
+             */
+            updated_at: string | null;
+        };
+        /**
+         * MemoryUpdate
+         * @description What Luna should remember of this key's customer (replaces both fields).
+         */
+        MemoryUpdate: {
+            /**
+             * Preferences
+             * @description Up to 20 short statements ('prefers answers in kWh'); no personal data
+             */
+            preferences?: string[];
+            /**
+             * Site
+             * @description A site some meter belongs to
+             */
+            site?: string | null;
         };
         /** MeterBackfill */
         MeterBackfill: {
@@ -3363,6 +3887,32 @@ export interface components {
              */
             valid_from: string | null;
         };
+        /** PriorsImportRead */
+        PriorsImportRead: {
+            /** Arms */
+            arms: string[];
+            /** Digest Sha256 */
+            digest_sha256: string;
+            /**
+             * Imported
+             * @description False: this export was imported before (nothing changed)
+             */
+            imported: boolean;
+            /** Key Fingerprint */
+            key_fingerprint: string;
+            /**
+             * Period From
+             * Format: date-time
+             */
+            period_from: string;
+            /**
+             * Period To
+             * Format: date-time
+             */
+            period_to: string;
+            /** Weight */
+            weight: number;
+        };
         /** PrivacyRead */
         PrivacyRead: {
             /** Flag Send Aggregates */
@@ -3379,6 +3929,24 @@ export interface components {
         PrivacyUpdate: {
             /** Flag Send Aggregates */
             flag_send_aggregates: boolean;
+        };
+        /** PublicKeyRead */
+        PublicKeyRead: {
+            /**
+             * Algorithm
+             * @default Ed25519
+             */
+            algorithm: string;
+            /**
+             * Fingerprint
+             * @description SHA-256 (hex) of the raw public key
+             */
+            fingerprint: string;
+            /**
+             * Public Key
+             * @description Raw 32-byte public key, base64
+             */
+            public_key: string;
         };
         /** QualityList */
         QualityList: {
@@ -3612,6 +4180,106 @@ export interface components {
              * @default false
              */
             truncated: boolean;
+        };
+        /**
+         * RecommendIn
+         * @description The client's context. Every field is optional: what is missing becomes a flag in the features.
+         */
+        RecommendIn: {
+            /**
+             * At
+             * @description The client's time (default: now)
+             */
+            at?: string | null;
+            /**
+             * Open Alerts
+             * @description Open alerts of the site (the features cap it at 5)
+             * @default 0
+             */
+            open_alerts: number;
+            /**
+             * Page
+             * @description The web app page the user is on, e.g. `/prices` (a path starting with /)
+             * @default /
+             */
+            page: string;
+            /**
+             * Policy
+             * @description Ranking policy; default: the instance's RECOMMEND_POLICY
+             */
+            policy?: ("content" | "linucb" | "thompson") | null;
+            /**
+             * Price Level
+             * @description Today's price level right now: low, normal or high; omit when unknown
+             */
+            price_level?: ("low" | "normal" | "high") | null;
+            /**
+             * Question
+             * @description The question the user asked, if any
+             */
+            question?: string | null;
+            /**
+             * Soc Pct
+             * @description Battery state of charge, 0-100 %; omit when unknown
+             */
+            soc_pct?: number | null;
+            /**
+             * Top K
+             * @description Items to return
+             * @default 5
+             */
+            top_k: number;
+        };
+        /** RecommendItem */
+        RecommendItem: {
+            /**
+             * Id
+             * @description Arm id (action) or document id
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "action" | "document";
+            /**
+             * Link
+             * @description Web app page to act on it
+             */
+            link: string | null;
+            /**
+             * Reason
+             * @description Why this item, in words
+             */
+            reason: string;
+            /**
+             * Score
+             * @description The ranking score (higher first); see docs/learning.md
+             */
+            score: number;
+            /** Title */
+            title: string;
+        };
+        /** RecommendRead */
+        RecommendRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Items */
+            items: components["schemas"]["RecommendItem"][];
+            /**
+             * Policy
+             * @enum {string}
+             */
+            policy: "content" | "linucb" | "thompson";
+            /**
+             * Recommendation Id
+             * Format: uuid
+             * @description Send it back with feedback (`POST /feedback`)
+             */
+            recommendation_id: string;
         };
         /**
          * Role
@@ -4502,6 +5170,29 @@ export interface components {
              */
             to_hour: number;
         };
+        /** TurnRead */
+        TurnRead: {
+            /** Answer */
+            answer: string;
+            /**
+             * Answer Id
+             * @description The id /rag/ask returned and POST /feedback takes
+             */
+            answer_id: number;
+            /** Citations */
+            citations: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Generator */
+            generator: string;
+            /** Question */
+            question: string;
+        };
         /**
          * Variation
          * @description What changes against the baseline; fields left out keep the baseline's value.
@@ -4829,6 +5520,56 @@ export interface components {
             name: string;
             /** Topic */
             topic: string;
+        };
+        /** IngestResult */
+        luna_iems__telemetry__events__schemas__IngestResult: {
+            /**
+             * Accepted
+             * @description Events stored by this request
+             */
+            accepted: number;
+            /**
+             * Duplicates
+             * @description Events already stored (same event_id and ts): not stored again
+             */
+            duplicates: number;
+        };
+        /** IngestResult */
+        luna_iems__timeseries__schemas__IngestResult: {
+            /**
+             * Batch Id
+             * Format: uuid
+             */
+            batch_id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "readings" | "prices";
+            /** Meters Created */
+            meters_created?: string[];
+            /** Quality */
+            quality: components["schemas"]["SeriesQuality"][];
+            /** Rows Inserted */
+            rows_inserted: number;
+            /** Rows Received */
+            rows_received: number;
+            /**
+             * Rows Updated
+             * @description Rows that replaced an existing (series, ts): replays update
+             */
+            rows_updated: number;
+            /**
+             * Rows Written
+             * @description Rows after removing in-batch duplicates (the last one wins)
+             */
+            rows_written: number;
+            /** Source */
+            source: string;
+            /** Ts From */
+            ts_from: string | null;
+            /** Ts To */
+            ts_to: string | null;
         };
     };
     responses: never;
@@ -5932,6 +6673,140 @@ export interface operations {
             };
         };
     };
+    get_conversation_conversations__conversation_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A conversation_id that /rag/ask returned */
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_conversation_conversations__conversation_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A conversation_id that /rag/ask returned */
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_devices_devices_get: {
         parameters: {
             query?: never;
@@ -6493,6 +7368,93 @@ export interface operations {
             };
         };
     };
+    post_feedback_feedback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FeedbackIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedbackRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     forecast_forecast_post: {
         parameters: {
             query?: never;
@@ -6990,7 +7952,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IngestResult"];
+                    "application/json": components["schemas"]["luna_iems__timeseries__schemas__IngestResult"];
                 };
             };
             /** @description The body could not be read (e.g. not UTF-8) */
@@ -7099,7 +8061,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IngestResult"];
+                    "application/json": components["schemas"]["luna_iems__timeseries__schemas__IngestResult"];
                 };
             };
             /** @description The body could not be read (e.g. not UTF-8) */
@@ -7198,7 +8160,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IngestResult"];
+                    "application/json": components["schemas"]["luna_iems__timeseries__schemas__IngestResult"];
                 };
             };
             /** @description The body could not be read (e.g. not UTF-8) */
@@ -7299,7 +8261,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IngestResult"];
+                    "application/json": components["schemas"]["luna_iems__timeseries__schemas__IngestResult"];
                 };
             };
             /** @description The body could not be read (e.g. not UTF-8) */
@@ -7349,6 +8311,93 @@ export interface operations {
             };
             /** @description The body's media type or content is not supported */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    ingest_telemetry_ingest_telemetry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventBatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["luna_iems__telemetry__events__schemas__IngestResult"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the stored state (e.g. a taken name) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8186,6 +9235,491 @@ export interface operations {
             };
         };
     };
+    get_budget_learn_budget_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    post_export_learn_export_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The request conflicts with the stored state (e.g. a taken name) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description LEARN_EXPORT_URL did not accept the file (it was written, and the ε is spent) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    post_priors_learn_priors_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriorsImportRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_public_key_learn_public_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicKeyRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_memory_memory_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRead"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_memory_memory_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MemoryUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A resource the request names does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_memory_memory_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_meters_meters_get: {
         parameters: {
             query?: {
@@ -8802,6 +10336,140 @@ export interface operations {
             };
             /** @description The body exceeds a size or row limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    post_recommend_recommend_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecommendIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendRead"];
+                };
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_arms_recommend_arms_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArmList"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
