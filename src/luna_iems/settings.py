@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     anomaly_window_h: int = Field(default=48, ge=6, le=24 * 31)  # how far back each run looks
 
     # --- telemetry: recommendations (POST /recommend, docs/learning.md) ---------------------
-    recommend_policy: Literal["content", "linucb", "thompson"] = "linucb"  # blended with content for cold start
+    recommend_policy: Literal["content", "linucb", "thompson"] = "linucb"  # + content at cold start
     recommend_alpha: float = Field(default=1.0, ge=0, le=10)  # LinUCB exploration width
     recommend_thompson_v: float = Field(default=0.3, gt=0, le=10)  # Thompson sampling posterior scale
     recommend_seed: int = Field(default=0, ge=0)  # Thompson sampling draws are seeded by it (reproducible)
