@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from luna_iems.main import create_app
 from luna_iems.settings import Settings
 from luna_iems.telemetry.recommend import service as recommend_service
 from luna_iems.telemetry.recommend.arms import ARM_IDS
 from luna_iems.telemetry.recommend.features import DIM
+from luna_iems.telemetry.recommend.models import BanditArm
 from tests.conftest import ADMIN_TOKEN, auth
 from tests.knowledge.api_support import container_of, ingest_text
 
@@ -107,6 +109,25 @@ def test_a_reward_updates_the_statistics_and_survives_a_new_app(
     by_id = {arm["arm_id"]: arm for arm in arms["items"]}
     assert by_id[top_action]["n"] == 1 and by_id[top_action]["reward_mean"] == 0.0
     assert after == again
+
+
+def test_a_reward_rolled_back_leaves_no_arm_row(client: TestClient) -> None:
+    """The first reward of an arm creates its row inside the caller's transaction (no savepoint that
+    SQLite's driver would commit early): rolling the transaction back leaves no row and no reward."""
+    result = recommend(client, policy="linucb", soc_pct=40, price_level="low", at=EVENING, page="/prices")
+    with container_of(client).session_factory() as session:
+        assert recommend_service.apply_reward(
+            session, uuid.UUID(result["recommendation_id"]), 1.0, source="test"
+        )
+        session.rollback()
+    with container_of(client).session_factory() as session:
+        state = recommend_service.bandit_state(session)
+        stored = session.scalars(select(BanditArm)).all()
+    assert stored == [] and sum(state.n.values()) == 0
+    # The same reward committed afterwards is credited once.
+    assert reward(client, result["recommendation_id"], 1.0)
+    with container_of(client).session_factory() as session:
+        assert sum(recommend_service.bandit_state(session).n.values()) == 1
 
 
 def test_learning_moves_a_rewarded_action_to_the_top(client: TestClient) -> None:

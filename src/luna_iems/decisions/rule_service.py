@@ -48,7 +48,6 @@ from luna_iems.decisions.schemas import (
 from luna_iems.errors import ConflictError, InvalidInputError, NotFoundError
 from luna_iems.integrations.notify import service as notify_service
 from luna_iems.settings import Settings
-from luna_iems.telemetry.models import Event
 from luna_iems.timeseries import repository as timeseries_repository
 
 log = logging.getLogger(__name__)
@@ -493,7 +492,8 @@ def _summary(
 # --- scheduled evaluation -----------------------------------------------------------------------------
 def evaluate_due(*, session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Evaluate every enabled rule on the latest complete 15-minute step of its site, advancing its
-    persisted state; each firing writes an event (`rule.fired`) and an alert. Returns the firings.
+    persisted state; each firing writes an alert (the notify outbox announces it as `rule.fired`; the
+    telemetry events table is for people's anonymous interactions only). Returns the firings.
 
     Idempotent per step: a rule already evaluated at that step is skipped, so a job that runs twice
     (or after a restart) never fires twice for the same data.
@@ -541,9 +541,6 @@ def _step_rule(session: Session, rule: Rule, ts: datetime, context: Context) -> 
     if firing is None:
         return 0
     evidence = {name: value for name, value in firing.values.items()}
-    session.add(
-        Event(type="rule.fired", ts=ts, meta={"rule": rule.name, "rule_id": str(rule.rule_id), **evidence})
-    )
     alert = Alert(
         fingerprint=f"rule:{rule.rule_id}:{ts.isoformat()}",
         source="rule",

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-# Digits with the separators people write phone numbers with (not '.': dates and decimals use it).
-_PHONE_TEXT = re.compile(r"(?:\+|\(?0)[\d\s\-/()]{6,}\d")
+# Digits with the separators people write phone numbers with (not '.': dates and decimals use it),
+# standing alone: not inside a word, an id or a hash (the hex groups of a UUID hold such runs).
+_PHONE_TEXT = re.compile(r"(?<![\w\-/.])(?:\+|\(?0)[\d\s\-/()]{6,}\d(?![\w\-/])")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 _PHONE_SEPARATORS = re.compile(r"[\s\-/()]")
 # Keys that name personal data, compared after lower-casing and removing '-', '_' and spaces.
 PERSONAL_KEYS = frozenset(
@@ -59,7 +61,10 @@ def looks_like_email(value: str) -> bool:
 
 def looks_like_phone(value: str) -> bool:
     """+49 151 1234567, 0049 30 1234567, (030) 1234567, 0151-1234567: 7 to 15 digits after a '+', a
-    '00' or a leading 0 (then at least 9 digits, so that a date such as 06/12/2026 is not one)."""
+    '00' or a leading 0 (then at least 9 digits, so that a date such as 06/12/2026 is not one).
+    A UUID is an id, never a phone number, whatever digit runs its groups hold."""
+    if _UUID.fullmatch(value.strip()):
+        return False
     for match in _PHONE_TEXT.finditer(value):
         text = match.group(0).strip()
         digits = _PHONE_SEPARATORS.sub("", text)

@@ -56,12 +56,14 @@ def _page(value: str) -> str:
     return value
 
 
-# Exact in JSON everywhere (JavaScript's safe integers); floats finite (JSON has no NaN, JSONB refuses it).
+# Exact in JSON everywhere (JavaScript's safe integers); floats finite (JSON has no NaN, JSONB refuses it)
+# and bounded like every number the API takes (±1e15 holds any count, duration or amount a client sends).
+META_FLOAT_LIMIT = 1e15
 MetaValue = (
     Annotated[str, Field(max_length=META_VALUE_MAX_CHARS)]
     | bool
     | Annotated[int, Field(ge=-(2**53), le=2**53)]
-    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[float, Field(ge=-META_FLOAT_LIMIT, le=META_FLOAT_LIMIT, allow_inf_nan=False)]
     | None
 )
 MetaKey = Annotated[str, Field(min_length=1, max_length=META_KEY_MAX_CHARS)]

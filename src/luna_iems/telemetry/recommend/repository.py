@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from luna_iems.telemetry.recommend.models import BanditArm, Recommendation
@@ -33,6 +35,10 @@ def list_arms(*, session: Session, policy: str, for_update: bool = False) -> lis
     return list(session.scalars(query))
 
 
-def add_arm(*, session: Session, arm: BanditArm) -> None:
-    session.add(arm)
-    session.flush()
+def add_arm_if_missing(*, session: Session, values: dict[str, Any]) -> None:
+    """Insert one arm row unless (policy, arm_id) exists: `INSERT … ON CONFLICT DO NOTHING` on both
+    databases, so that two first rewards racing for a new arm neither fail nor need a savepoint (on
+    SQLite, pysqlite's savepoint outside a transaction would commit the row early)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(BanditArm).values(**values).on_conflict_do_nothing(index_elements=["policy", "arm_id"])
+    session.execute(statement)

@@ -27,7 +27,6 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from luna_iems.db.base import utcnow
@@ -103,26 +102,20 @@ def _arm_row(session: Session, arm_id: str) -> BanditArm:
     if arm_id in rows:
         return rows[arm_id]
     fresh = ArmStats.fresh(feature_space.DIM)
-    row = BanditArm(
-        policy=STATS_POLICY,
-        arm_id=arm_id,
-        features=list(feature_space.FEATURES),
-        a_matrix=fresh.A.tolist(),
-        b_vector=fresh.b.tolist(),
-        n=0,
-        reward_sum=0.0,
-        updated_at=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            repository.add_arm(session=session, arm=row)
-    except IntegrityError:
-        # Another transaction created it first: use (and lock) that one.
-        rows = {
-            r.arm_id: r for r in repository.list_arms(session=session, policy=STATS_POLICY, for_update=True)
-        }
-        return rows[arm_id]
-    return row
+    values = {
+        "policy": STATS_POLICY,
+        "arm_id": arm_id,
+        "features": list(feature_space.FEATURES),
+        "a_matrix": fresh.A.tolist(),
+        "b_vector": fresh.b.tolist(),
+        "n": 0,
+        "reward_sum": 0.0,
+        "updated_at": utcnow(),
+    }
+    # If another transaction created it first, this inserts nothing and the row read next is theirs.
+    repository.add_arm_if_missing(session=session, values=values)
+    rows = {r.arm_id: r for r in repository.list_arms(session=session, policy=STATS_POLICY, for_update=True)}
+    return rows[arm_id]
 
 
 def _store(row: BanditArm, stats: ArmStats) -> None:
