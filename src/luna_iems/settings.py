@@ -99,7 +99,6 @@ class Settings(BaseSettings):
     # section are never collapsed.
     max_chunks_per_section: int = Field(default=1, ge=0, le=50)
     rag_top_k: int = Field(default=5, ge=1, le=50)
-    rag_min_dense_score: float = Field(default=0.35, ge=-1, le=1)  # below: "not relevant"
     generator_backend: Literal["auto", "ollama", "openai", "extractive"] = "auto"
     generator_max_tokens: int = Field(default=512, ge=16, le=8192)
     generator_temperature: float = Field(default=0.2, ge=0, le=2)

@@ -24,11 +24,12 @@ from typing import Any
 
 import httpx
 
+from luna_iems.adapters.chat_tools import tool_reply
 from luna_iems.adapters.http_text import excerpt as body_excerpt
 from luna_iems.adapters.http_text import read_quietly, shorten
 from luna_iems.adapters.ollama import model_listed, tag_names
 from luna_iems.errors import BackendUnavailableError
-from luna_iems.ports import ChatMessage, ComponentHealth, ToolCall, ToolReply
+from luna_iems.ports import ChatMessage, ComponentHealth, ToolReply
 
 COMPONENT = "generator"
 
@@ -58,15 +59,10 @@ class OllamaGenerator:
     # --- generation -------------------------------------------------------------------------------
 
     def generate(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float) -> str:
-        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=False)
-        try:
-            response = self._client.post("/api/chat", json=body)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from exc
-        if not response.is_success:
-            raise self._status_error(response)
-        payload = _parse_json(response.text, "/api/chat")
-        self._raise_embedded_error(payload)
+        sent = [{"role": m.role, "content": m.content} for m in messages]
+        payload = self._post_chat(
+            self._body(sent, max_tokens=max_tokens, temperature=temperature, stream=False)
+        )
         return _message_content(payload, required=True)
 
     def stream(
@@ -75,7 +71,8 @@ class OllamaGenerator:
         """Send the request now (connection and HTTP errors raise here, before any piece is
         produced) and return an iterator over the answer's pieces. Iterate it to the end or
         `close()` it so the connection is released."""
-        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=True)
+        sent = [{"role": m.role, "content": m.content} for m in messages]
+        body = self._body(sent, max_tokens=max_tokens, temperature=temperature, stream=True)
         request = self._client.build_request("POST", "/api/chat", json=body)
         try:
             response = self._client.send(request, stream=True)
@@ -98,37 +95,9 @@ class OllamaGenerator:
         carry `function.name` and `function.arguments` as an object; OpenAI-style messages are sent
         with tool-call arguments as objects, as Ollama expects."""
         sent = [_ollama_message(m) for m in messages]
-        body: dict[str, Any] = {
-            "model": self._model,
-            "messages": sent,
-            "tools": list(tools),
-            "stream": False,
-            "options": {"num_predict": max_tokens, "temperature": temperature},
-        }
-        if self._keep_alive is not None:
-            body["keep_alive"] = self._keep_alive
-        try:
-            response = self._client.post("/api/chat", json=body)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from exc
-        if not response.is_success:
-            raise self._status_error(response)
-        payload = _parse_json(response.text, "/api/chat")
-        self._raise_embedded_error(payload)
-        message = payload.get("message")
-        message = message if isinstance(message, dict) else {}
-        calls = []
-        for i, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                continue
-            arguments = function.get("arguments")
-            text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
-            calls.append(
-                ToolCall(call_id=str(call.get("id") or f"call_{i}"), name=function["name"], arguments=text)
-            )
-        content = message.get("content")
-        return ToolReply(content=content if isinstance(content, str) else "", tool_calls=tuple(calls))
+        body = self._body(sent, max_tokens=max_tokens, temperature=temperature, stream=False)
+        body["tools"] = list(tools)
+        return tool_reply(self._post_chat(body).get("message"))
 
     def _pieces(self, response: httpx.Response) -> Iterator[str]:
         try:
@@ -150,12 +119,24 @@ class OllamaGenerator:
             COMPONENT, f"Ollama at {self._base_url} ended the /api/chat stream before its final 'done' line"
         )
 
+    def _post_chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streamed `/api/chat` request: its JSON object, or a `BackendUnavailableError`."""
+        try:
+            response = self._client.post("/api/chat", json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if not response.is_success:
+            raise self._status_error(response)
+        payload = _parse_json(response.text, "/api/chat")
+        self._raise_embedded_error(payload)
+        return payload
+
     def _body(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float, stream: bool
+        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float, stream: bool
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": messages,
             "stream": stream,
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }

@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 
+from luna_iems.adapters.chat_tools import tool_reply
 from luna_iems.adapters.http_text import excerpt as body_excerpt
 from luna_iems.adapters.http_text import read_quietly, shorten
 from luna_iems.errors import BackendUnavailableError
-from luna_iems.ports import ChatMessage, ComponentHealth, ToolCall, ToolReply
+from luna_iems.ports import ChatMessage, ComponentHealth, ToolReply
 
 COMPONENT = "generator"
 _DONE = "[DONE]"
@@ -57,14 +58,9 @@ class OpenAICompatibleGenerator:
     # --- generation -------------------------------------------------------------------------------
 
     def generate(self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float) -> str:
-        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=False)
-        try:
-            response = self._client.post("chat/completions", json=body)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from exc
-        if not response.is_success:
-            raise self._status_error(response)
-        return self._completion_content(_parse_json(response.text, "/chat/completions"))
+        sent = [{"role": m.role, "content": m.content} for m in messages]
+        body = self._body(sent, max_tokens=max_tokens, temperature=temperature, stream=False)
+        return self._completion_content(self._post_completion(body))
 
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
@@ -72,7 +68,8 @@ class OpenAICompatibleGenerator:
         """Send the request now (connection and HTTP errors raise here, before any piece is
         produced) and return an iterator over the answer's pieces. Iterate it to the end or
         `close()` it so the connection is released."""
-        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=True)
+        sent = [{"role": m.role, "content": m.content} for m in messages]
+        body = self._body(sent, max_tokens=max_tokens, temperature=temperature, stream=True)
         request = self._client.build_request("POST", "chat/completions", json=body)
         try:
             response = self._client.send(request, stream=True)
@@ -93,38 +90,15 @@ class OpenAICompatibleGenerator:
     ) -> ToolReply:
         """One non-streamed turn with `tools`: `choices[0].message.tool_calls[]` (`id`,
         `function.name`, `function.arguments` as JSON text) or the final `content`."""
-        body = {
-            "model": self._model,
-            "messages": list(messages),
-            "tools": list(tools),
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stream": False,
-        }
-        try:
-            response = self._client.post("chat/completions", json=body)
-        except httpx.HTTPError as exc:
-            raise self._unreachable(exc) from exc
-        if not response.is_success:
-            raise self._status_error(response)
-        payload = _parse_json(response.text, "/chat/completions")
+        body = self._body(
+            [dict(m) for m in messages], max_tokens=max_tokens, temperature=temperature, stream=False
+        )
+        body["tools"] = list(tools)
+        payload = self._post_completion(body)
         self._raise_embedded_error(payload)
         choices = payload.get("choices")
         first = choices[0] if isinstance(choices, list) and choices else {}
-        message = first.get("message") if isinstance(first, dict) else None
-        message = message if isinstance(message, dict) else {}
-        calls = []
-        for i, call in enumerate(message.get("tool_calls") or []):
-            function = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                continue
-            arguments = function.get("arguments")
-            text = arguments if isinstance(arguments, str) else json.dumps(arguments or {})
-            calls.append(
-                ToolCall(call_id=str(call.get("id") or f"call_{i}"), name=function["name"], arguments=text)
-            )
-        content = message.get("content")
-        return ToolReply(content=content if isinstance(content, str) else "", tool_calls=tuple(calls))
+        return tool_reply(first.get("message") if isinstance(first, dict) else None)
 
     def _pieces(self, response: httpx.Response) -> Iterator[str]:
         finished = False  # a chunk carried a finish_reason: tolerate servers that omit `[DONE]`
@@ -155,12 +129,22 @@ class OpenAICompatibleGenerator:
                 f"OpenAI-compatible server at {self._base_url} ended the stream before `data: [DONE]`",
             )
 
+    def _post_completion(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streamed `chat/completions` request: its JSON object, or a `BackendUnavailableError`."""
+        try:
+            response = self._client.post("chat/completions", json=body)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from exc
+        if not response.is_success:
+            raise self._status_error(response)
+        return _parse_json(response.text, "/chat/completions")
+
     def _body(
-        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float, stream: bool
+        self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float, stream: bool
     ) -> dict[str, Any]:
         return {
             "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": messages,
             "max_tokens": max_tokens,
             "temperature": temperature,
             "stream": stream,

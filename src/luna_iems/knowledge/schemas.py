@@ -190,7 +190,8 @@ class AskOut(BaseModel):
     answer: str
     citations: list[Citation]
     generator: str = Field(
-        description="'ollama', 'openai', or 'extractive' (no LLM: sentences from the sources)"
+        description="'ollama', 'openai', 'extractive' (no LLM: sentences from the sources), or 'tools' "
+        "(a question about the site answered from the product's own data by the intent parser)"
     )
     conversation_id: uuid.UUID
     language: Literal["de", "en"]
