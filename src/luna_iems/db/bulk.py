@@ -1,9 +1,12 @@
 """Bulk upsert, fenced per dialect: executemany on SQLite, COPY into a temporary table on PostgreSQL.
 
 Rows are tuples in `columns` order with aware datetimes for `UTCDateTime` columns, or, with
-`epoch_us=True`, integer microseconds since the epoch (the fast path for generated data). A row whose key
-already exists is updated (replays never duplicate). Keys must be unique within one call: callers
-deduplicate (keeping the last row), because PostgreSQL refuses to update one row twice in a statement.
+`epoch_us=True`, integer microseconds since the epoch (the fast path for generated data).
+`upsert_columns` takes the latter as one list per column (the ingest path, which holds columns), so no
+tuple is built per row: such tuples cost time to build and, tracked by the garbage collector, time in
+its collections. A row whose key already exists is updated (replays never duplicate). Keys must be
+unique within one call: callers deduplicate (keeping the last row), because PostgreSQL refuses to
+update one row twice in a statement.
 
 Why each path is shaped as it is (measured with benchmarks/ingest.py, see BENCHMARKS.md):
 - SQLite: one INSERT of many rows (`VALUES (...), (...), ...`) per statement, run with executemany.
@@ -82,7 +85,8 @@ def upsert_rows(
     on_conflict = f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING"
     if connection.dialect.name == "sqlite":
         on = f"({conflict}) {on_conflict}"
-        _sqlite_upsert(connection, table=table, columns=columns, on_conflict=on, rows=rows)
+        flat = list(chain.from_iterable(rows))
+        _sqlite_upsert(connection, table=table, columns=columns, on_conflict=on, flat=flat)
         return
     if connection.dialect.name == "postgresql":
         encoded = _encode(table, columns, rows) if epoch_us else None
@@ -105,15 +109,59 @@ def upsert_rows(
     raise NotImplementedError(f"bulk upsert for dialect {connection.dialect.name}")
 
 
+def upsert_columns(
+    connection: Connection,
+    table: Table,
+    *,
+    columns: Sequence[str],
+    key: Sequence[str],
+    values: Sequence[list[Any]],
+) -> None:
+    """`upsert_rows(..., epoch_us=True)` with the rows given as columns: `values[i]` holds the values of
+    `columns[i]` for every row (None = NULL, times as integer microseconds since the epoch)."""
+    if not values or not values[0]:
+        return
+    if connection.dialect.name != "sqlite":
+        encoded = _encode_columns(table, columns, values) if connection.dialect.name == "postgresql" else None
+        if encoded is None:
+            upsert_rows(
+                connection,
+                table,
+                columns=columns,
+                key=key,
+                rows=list(zip(*values, strict=True)),
+                epoch_us=True,
+            )
+            return
+        updates = [c for c in columns if c not in key]
+        assignments = ", ".join(f"{c} = excluded.{c}" for c in updates)
+        on_conflict = f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING"
+        _postgres_binary_upsert(
+            connection, table=table, columns=columns, key=key, on_conflict=on_conflict, encoded=encoded
+        )
+        return
+    width, count = len(columns), len(values[0])
+    if any(len(column) != count for column in values):
+        raise ValueError("columns of different lengths")
+    flat: list[Any] = [None] * (width * count)
+    for i, column in enumerate(values):
+        flat[i::width] = column  # row-major, as executemany binds them
+    updates = [c for c in columns if c not in key]
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in updates)
+    on_conflict = f"({', '.join(key)}) " + (f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")
+    _sqlite_upsert(connection, table=table, columns=columns, on_conflict=on_conflict, flat=flat)
+
+
 def _sqlite_upsert(
     connection: Connection,
     *,
     table: Table,
     columns: Sequence[str],
     on_conflict: str,
-    rows: Sequence[tuple[Any, ...]],
+    flat: list[Any],
 ) -> None:
-    """Multi-row INSERT ... ON CONFLICT statements of up to `_SQLITE_ROWS_PER_STATEMENT` rows."""
+    """Multi-row INSERT ... ON CONFLICT statements of up to `_SQLITE_ROWS_PER_STATEMENT` rows; `flat`
+    holds the rows' values one after another."""
     import sqlite3
 
     raw: Any = connection.connection.driver_connection
@@ -126,9 +174,8 @@ def _sqlite_upsert(
         values = ", ".join([row_sql] * count)
         return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {values} ON CONFLICT {on_conflict}"
 
-    flat = list(chain.from_iterable(rows))
     step = per_statement * width
-    full = len(rows) // per_statement * step
+    full = len(flat) // step * step
     cursor = raw.cursor()
     try:
         if full:
@@ -154,9 +201,14 @@ class _Encoded:
 def _encode(table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> _Encoded | None:
     """None when a column is of another type, or holds what these encodings cannot carry (a NaN float,
     a NULL time)."""
+    return _encode_columns(table, columns, [list(map(itemgetter(i), rows)) for i in range(len(columns))])
+
+
+def _encode_columns(table: Table, columns: Sequence[str], values_of: Sequence[list[Any]]) -> _Encoded | None:
+    """`_encode` of the rows given as one list per column."""
     encoded = _Encoded(kinds=[], arrays=[])
     for i, name in enumerate(columns):
-        values = list(map(itemgetter(i), rows))
+        values = values_of[i]
         kind = table.c[name].type
         if isinstance(kind, UTCDateTime):
             try:
@@ -176,7 +228,10 @@ def _encode(table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]
             codes = {value: code for code, value in enumerate(dict.fromkeys(values), start=1)}
             if any(v is not None and type(v) is not str for v in codes):
                 return None
-            column, tag = np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(rows)), "text"
+            column, tag = (
+                np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values)),
+                "text",
+            )
             encoded.texts[i] = list(codes)
             encoded.probe.append((name, list(codes)))
         else:

@@ -87,8 +87,9 @@ def assess_batch(
     groups: tuple[npt.NDArray[np.str_], npt.NDArray[np.intp], npt.NDArray[np.intp]] | None = None,
 ) -> list[SeriesQualityReport]:
     """Quality per series of a batch (arrays aligned by row, rows in arrival order), series in order of
-    first appearance. `groups`: `np.unique(series, return_index=True, return_inverse=True)` when the
-    caller has it already."""
+    first appearance. `groups`: (distinct names, a key per name that orders them by first appearance,
+    each row's index into the names) when the caller has them already, e.g.
+    `np.unique(series, return_index=True, return_inverse=True)`."""
     names, first, codes = groups or np.unique(series, return_index=True, return_inverse=True)
     order = np.argsort(codes, kind="stable")  # rows grouped by series, arrival order kept inside
     bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=names.size))]

@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from luna_iems.db.base import epoch_us_column, to_epoch_us
-from luna_iems.db.bulk import upsert_rows
+from luna_iems.db.bulk import upsert_columns, upsert_rows
 from luna_iems.db.timebucket import Bucket, bucket_label
 from luna_iems.timeseries.models import (
     BatteryState,
@@ -111,6 +111,17 @@ def upsert_readings(*, session: Session, rows: Sequence[tuple[Any, ...]]) -> Non
         key=("meter_id", "ts"),
         rows=rows,
         epoch_us=True,
+    )
+
+
+def upsert_reading_columns(*, session: Session, values: Sequence[list[Any]]) -> None:
+    """`upsert_readings` with one list per column, in `READING_COLUMNS` order (None = NULL)."""
+    upsert_columns(
+        session.connection(),
+        SmartMeterReading.__table__,  # type: ignore[arg-type]
+        columns=READING_COLUMNS,
+        key=("meter_id", "ts"),
+        values=values,
     )
 
 
@@ -603,10 +614,12 @@ def bucketed_prices(
 
 
 # --- ingest batches and quality ------------------------------------------------------------
-def add_batch(*, session: Session, batch: IngestBatch, quality: Sequence[DataQuality]) -> None:
-    session.add(batch)
-    session.flush()
-    session.add_all(quality)
+def add_batch(*, session: Session, batch: dict[str, Any], quality: Sequence[dict[str, Any]]) -> None:
+    """The batch record and its quality rows (column values by name), as two Core INSERTs: the ORM's
+    unit of work costs more than the statements for a batch of many series."""
+    session.execute(insert(IngestBatch.__table__), [batch])  # type: ignore[arg-type]
+    if quality:
+        session.execute(insert(DataQuality.__table__), list(quality))  # type: ignore[arg-type]
 
 
 def list_quality(*, session: Session, series: str | None, limit: int) -> Sequence[DataQuality]:

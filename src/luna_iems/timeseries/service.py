@@ -20,7 +20,7 @@ from luna_iems.db.base import from_epoch_us, to_epoch_us
 from luna_iems.db.timebucket import Bucket, bucket_end, label_to_datetime
 from luna_iems.errors import InvalidInputError, NotFoundError
 from luna_iems.timeseries import repository
-from luna_iems.timeseries.models import DataQuality, IngestBatch, Meter
+from luna_iems.timeseries.models import Meter
 from luna_iems.timeseries.quality import SeriesQualityReport, assess_batch
 from luna_iems.timeseries.rollup_service import mark_site_changed, refresh_rollups
 from luna_iems.timeseries.schemas import (
@@ -152,20 +152,20 @@ def _check_retention(ts_min: datetime, retention_cutoff: datetime | None) -> Non
         )
 
 
-def _quality_rows(batch_id: uuid.UUID, reports: Sequence[SeriesQualityReport]) -> list[DataQuality]:
+def _quality_rows(batch_id: uuid.UUID, reports: Sequence[SeriesQualityReport]) -> list[dict[str, Any]]:
     return [
-        DataQuality(
-            batch_id=batch_id,
-            series=r.series,
-            rows=r.rows,
-            expected_rows=r.expected_rows,
-            missing_rate=r.missing_rate,
-            outliers=r.outliers,
-            max_robust_z=r.max_robust_z,
-            duplicates=r.duplicates,
-            out_of_order=r.out_of_order,
-            step_s=r.step_s,
-        )
+        {
+            "batch_id": batch_id,
+            "series": r.series,
+            "rows": r.rows,
+            "expected_rows": r.expected_rows,
+            "missing_rate": r.missing_rate,
+            "outliers": r.outliers,
+            "max_robust_z": r.max_robust_z,
+            "duplicates": r.duplicates,
+            "out_of_order": r.out_of_order,
+            "step_s": r.step_s,
+        }
         for r in reports
     ]
 
@@ -224,9 +224,23 @@ def _floats(values: Iterable[float | None]) -> np.ndarray[Any, np.dtype[np.float
 
 def _nullable(column: np.ndarray[Any, np.dtype[np.float64]]) -> list[float | None]:
     """The column as Python values with NaN as None (SQL NULL)."""
+    nan = np.isnan(column)
+    if not nan.any():
+        return column.tolist()  # type: ignore[no-any-return]
     values = column.astype(object)
-    values[np.isnan(column)] = None
+    values[nan] = None
     return values.tolist()  # type: ignore[no-any-return]
+
+
+def _meter_codes(meter_ids: np.ndarray[Any, Any]) -> tuple[list[str], np.ndarray[Any, np.dtype[np.intp]]]:
+    """The distinct meter ids in order of first appearance, and each row's index into them.
+
+    A dict over the ids (C-level `map`) instead of `np.unique`: sorting an array of Python strings
+    costs ~2 ms per 10,000 rows, this ~0.5 ms.
+    """
+    ids = meter_ids.tolist()
+    index = {m: i for i, m in enumerate(dict.fromkeys(ids))}
+    return [str(m) for m in index], np.fromiter(map(index.__getitem__, ids), dtype=np.intp, count=len(ids))
 
 
 def write_readings(
@@ -245,38 +259,37 @@ def write_readings(
     """Write already-validated reading arrays (aligned by row, NaN = no value) as one batch.
 
     The shared write path of every source: quality report, in-batch dedupe (last row wins), upsert,
-    pending rollup ranges and the batch record, all in one transaction.
+    pending rollup ranges and the batch record, all in one transaction. Columnar throughout: the rows
+    go to the database as one list per column, no Python object is built per row.
     """
-    names, first, codes = np.unique(meter_ids, return_index=True, return_inverse=True)
-    distinct = [str(names[c]) for c in np.argsort(first)]  # in order of first appearance
+    distinct, codes = _meter_codes(meter_ids)
     ts_min, ts_max = from_epoch_us(int(ts_us.min())), from_epoch_us(int(ts_us.max()))
     _check_retention(ts_min, retention_cutoff)
     created = _ensure_meters(session=session, meter_ids=distinct, create=create_meters)
     missing = quality == ReadingQuality.MISSING.value
-    reports = assess_batch(meter_ids, ts_us, consumption_kw, missing, groups=(names, first, codes))
+    groups = (np.array(distinct), np.arange(len(distinct)), codes)
+    reports = assess_batch(meter_ids, ts_us, consumption_kw, missing, groups=groups)
     keep = _last_of_each_key(codes, ts_us)
     columns = [meter_ids, ts_us, consumption_kw, production_kw, voltage, quality]
     if keep is not None:
         columns = [c[keep] for c in columns]
     ids, stamps, cons, prod, volt, qual = columns
-    values = list(
-        zip(
-            ids.tolist(),
-            stamps.tolist(),
-            *(_nullable(a) for a in (cons, prod, volt)),
-            qual.tolist(),
-            strict=True,
-        )
-    )
+    values = [ids.tolist(), stamps.tolist(), *(_nullable(a) for a in (cons, prod, volt)), qual.tolist()]
+    written = len(values[0])
     before = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
-    repository.upsert_readings(session=session, rows=values)
-    after = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
-    low = np.full(names.size, np.iinfo(np.int64).max)
-    high = np.full(names.size, np.iinfo(np.int64).min)
+    repository.upsert_reading_columns(session=session, values=values)
+    # Nothing stored in the batch's meters x time range before: every (deduplicated) row is new.
+    inserted = written
+    if before:
+        after = repository.count_readings(session=session, meter_ids=distinct, ts_from=ts_min, ts_to=ts_max)
+        inserted = after - before
+    low = np.full(len(distinct), np.iinfo(np.int64).max)
+    high = np.full(len(distinct), np.iinfo(np.int64).min)
     np.minimum.at(low, codes, ts_us)
     np.maximum.at(high, codes, ts_us)
     ranges = [
-        (str(names[c]), from_epoch_us(int(low[c])), from_epoch_us(int(high[c]))) for c in np.argsort(first)
+        (meter_id, from_epoch_us(int(lo)), from_epoch_us(int(hi)))
+        for meter_id, lo, hi in zip(distinct, low.tolist(), high.tolist(), strict=True)
     ]
     repository.add_pending(session=session, ranges=ranges)
     return _finish_batch(
@@ -284,8 +297,8 @@ def write_readings(
         kind="readings",
         source=source,
         received=int(ts_us.size),
-        written=len(values),
-        inserted=after - before,
+        written=written,
+        inserted=inserted,
         ts_from=ts_min,
         ts_to=ts_max,
         reports=reports,
@@ -336,22 +349,23 @@ def _finish_batch(
     reports: Sequence[SeriesQualityReport],
     created: list[str],
 ) -> IngestResult:
-    batch = IngestBatch(
-        batch_id=uuid.uuid4(),
-        created_at=datetime.now(tz=UTC),
-        kind=kind,
-        source=source,
-        rows_received=received,
-        rows_written=written,
-        rows_inserted=inserted,
-        rows_updated=written - inserted,
-        ts_from=ts_from,
-        ts_to=ts_to,
-    )
-    repository.add_batch(session=session, batch=batch, quality=_quality_rows(batch.batch_id, reports))
+    batch_id = uuid.uuid4()
+    batch = {
+        "batch_id": batch_id,
+        "created_at": datetime.now(tz=UTC),
+        "kind": kind,
+        "source": source,
+        "rows_received": received,
+        "rows_written": written,
+        "rows_inserted": inserted,
+        "rows_updated": written - inserted,
+        "ts_from": ts_from,
+        "ts_to": ts_to,
+    }
+    repository.add_batch(session=session, batch=batch, quality=_quality_rows(batch_id, reports))
     session.commit()
     return IngestResult(
-        batch_id=batch.batch_id,
+        batch_id=batch_id,
         kind=kind,
         source=source,
         rows_received=received,
