@@ -20,6 +20,7 @@ from luna_iems.admin.router import auth_router
 from luna_iems.admin.router import router as admin_router
 from luna_iems.admin.schemas import ApiKeyCreated
 from luna_iems.api_docs import DocumentedAPI
+from luna_iems.assistant.router import router as assistant_router
 from luna_iems.bootstrap import Container, build_container
 from luna_iems.db import migrate
 from luna_iems.decisions import jobs as decisions_jobs
@@ -69,6 +70,7 @@ OPENAPI_TAGS = [
     {"name": "queries", "description": "Readings and prices per bucket, KPIs, data quality."},
     {"name": "simulation", "description": "Simulated meters and prices: backfill and live mode."},
     {"name": "knowledge", "description": "Search the customer's documents and ask Luna, with citations."},
+    {"name": "assistant", "description": "MCP: Luna's site-data tools for external assistants, by key role."},
     {"name": "documents", "description": "Stored documents: metadata, versions, chunks, delete, reindex."},
     {"name": "admin", "description": "API keys, audit trail, privacy and settings (admin role)."},
 ]
@@ -195,6 +197,7 @@ def include_routes(app: FastAPI, settings: Settings) -> None:
         timeseries_router,
         simulation_router,
         knowledge_router,
+        assistant_router,
         decisions_router,
         notify_router,
         prices_router,

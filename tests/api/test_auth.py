@@ -23,6 +23,7 @@ VIEWER_MAY_POST: set[str] = {
     "/optimize/schedule",
     "/rules/evaluate",
     "/recommend",  # stores only the recommendation shown, for its reward (learning loop)
+    "/mcp",  # MCP: a viewer lists and calls the read-only tools; the role gates each tool (JSON-RPC error)
 }
 # Writes any key may make about itself: anonymous telemetry, its own feedback, its own memory and
 # conversations (issue 13).

@@ -293,6 +293,40 @@ def parse_period(question: str, *, now: datetime, timezone: str) -> Period | Non
     return None
 
 
+_RELATIVE_WORDS = (
+    r"\b(?:vor)?gestern\b|\b(?:day before )?yesterday\b|\b(?:über)?morgen\b|\b(?:day after )?tomorrow\b",
+    r"\bheute\b|\btoday\b",
+    r"\b(?:letzte[nrs]?|vergangene[ns]?|vorige[ns]?|diese[nrs]?|last|past|previous|this)\s+"
+    r"(?:woche|monat|jahr|week|month|year)\b",
+)
+_LONG_MONTHS = "|".join(m for m in _MONTHS if len(m) > 4 or m in {"juni", "juli", "june", "july", "märz"})
+_SHORT_MONTHS = "|".join(
+    m for m in _MONTHS if not (len(m) > 4 or m in {"juni", "juli", "june", "july", "märz"})
+)
+_PERIOD_WORDS = re.compile(
+    "|".join(
+        [
+            r"\b(?:vom|von|from|between|zwischen)?\s*\d{4}-\d{2}-\d{2}"
+            r"(?:\s*(?:bis|to|and|und|-|\u2013|\u2026)\s*\d{4}-\d{2}-\d{2})?",
+            _LAST_N_DAYS.pattern,
+            *_RELATIVE_WORDS,
+            # as parse_period: a short month ("may") only after a preposition or before a year
+            rf"\b(?:(?:im|in|for|für|of|vom|from)\s+)?(?:{_LONG_MONTHS})\b\.?(?:\s+\d{{4}})?",
+            rf"\b(?:im|in|for|für|of|vom|from)\s+(?:{_SHORT_MONTHS})\b\.?(?:\s+\d{{4}})?",
+            rf"\b(?:{_SHORT_MONTHS})\b\.?\s+\d{{4}}",
+        ]
+    ),
+    re.IGNORECASE,
+)
+
+
+def without_period(question: str) -> str:
+    """The question with the words naming its period taken out ("Why was the bill high in November
+    2026?" -> "Why was the bill high ?"): what is left is its topic, which a document can speak to,
+    while the period is the data's (no document names it, and it would count as an unknown term)."""
+    return " ".join(_PERIOD_WORDS.sub(" ", question).split())
+
+
 # Dates outside these years are not periods of stored data (and would overflow as UTC instants).
 _YEARS = range(1970, 2101)
 

@@ -8,9 +8,10 @@ the results go back as `role: tool` messages, at most MAX_TOOL_ROUNDS rounds; a 
 answered with a tool error message, never run. If the model fails, the parser answers instead.
 
 How data and documents combine: this answer carries data citations (source + dashboard link); the
-document path (`knowledge.rag`) carries document citations. `/rag/ask` returns the site answer
-with `data_citations`; a caller that also retrieves documents for the same question (a tariff's
-peak charge) adds their citations to the same `AskOut`.
+document path (`knowledge.rag`) carries document citations. `answer_ask_with_documents` (what
+`/rag/ask` calls) runs the document path's retrieval and answerability gate for the same question
+after the tool answer and, when a document passes it (a tariff's peak charge for "why was the bill
+high?"), quotes its passage after the numbers with `citations` beside the `data_citations`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ from luna_iems.assistant.tools import (
     tools_for,
 )
 from luna_iems.errors import BackendUnavailableError, InvalidInputError, LunaError, PermissionDeniedError
-from luna_iems.knowledge.schemas import AskOut, DataCitationRead
+from luna_iems.knowledge import rag
+from luna_iems.knowledge.deps import KnowledgeDeps
+from luna_iems.knowledge.schemas import AskIn, AskOut, DataCitationRead
 from luna_iems.ports import ToolCallingGenerator
 
 MAX_TOOL_ROUNDS = 4
@@ -301,3 +304,64 @@ def answer_ask(
         prompt_version=PROMPT_VERSION,
         notes=answer.notes,
     )
+
+
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+def with_documents(
+    *, answer: AskOut, knowledge: KnowledgeDeps, ask: AskIn, key_id: uuid.UUID | None
+) -> AskOut:
+    """`answer` (a site-data answer) plus what the documents say to the same question.
+
+    Retrieval and the answerability gate are the document path's own (`rag.prepare`: a hit that does
+    not pass is never cited), asked with the question's topic (its period words taken out); the
+    passages are quoted as the extractive answer quotes them (never paraphrased), after the numbers,
+    and numbered 1..k in the text and `citations` alike. Unchanged when no document passes the gate
+    or when the answer holds no data (Luna asked which site). Raises NotFoundError for an unknown
+    `conversation_id`, as the document path does."""
+    topic = intents.without_period(ask.question)
+    if not answer.data_citations or len(topic) < 3:
+        return answer
+    # The period is the data's; left in, no document names it and the gate counts it as unknown.
+    prepared = rag.prepare(knowledge, ask.model_copy(update={"question": topic}), key_id=key_id)
+    if not prepared.relevant:
+        return answer
+    quoted, used, notes = rag.extractive_answer(knowledge, prepared)
+    if not used:
+        return answer
+    number = {n: i for i, n in enumerate(used, start=1)}
+
+    def renumber(text: str) -> str:
+        return _CITE.sub(lambda m: f"[{number.get(int(m.group(1)), int(m.group(1)))}]", text)
+
+    # The extractive answer's first paragraph says no language model wrote it; here the lead says
+    # where the quotes come from instead.
+    body = renumber("\n\n".join(quoted.split("\n\n")[1:]))
+    lead = render._t(answer.language, "Dazu Ihre Dokumente:", "Your documents on this:")
+    return answer.model_copy(
+        update={
+            "answer": f"{answer.answer}\n\n{lead} {body}",
+            "citations": [
+                c.model_copy(update={"n": number[c.n]}) for c in prepared.citations if c.n in number
+            ],
+            "notes": [*answer.notes, *map(renumber, notes)],
+        }
+    )
+
+
+def answer_ask_with_documents(
+    *,
+    deps: AssistantDeps,
+    knowledge: KnowledgeDeps,
+    ask: AskIn,
+    role: Role,
+    key_id: uuid.UUID | None,
+    now: datetime | None = None,
+) -> AskOut | None:
+    """`answer_ask` with the documents that speak to the same question (`with_documents`); None for
+    a question that is not about the site's data (the document path answers it)."""
+    answer = answer_ask(deps=deps, question=ask.question, role=role, now=now)
+    if answer is None:
+        return None
+    return with_documents(answer=answer, knowledge=knowledge, ask=ask, key_id=key_id)

@@ -331,8 +331,10 @@ def _run_forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
         data["mean"] = round(sum(values) / len(values), 2) if values else None
     start = read.points[0].ts.isoformat() if read.points else ctx.now.isoformat()
     scope = f"site {site}" if site else "market"
+    # The price forecast belongs with the prices page; load and PV with the site's home page.
+    link = _link("/prices") if site is None else _link("/", site=site)
     return ToolResult(
-        "forecast", data, DataCitation(f"Forecast {args.target} {scope}, {start} +{args.horizon_h} h", "/")
+        "forecast", data, DataCitation(f"Forecast {args.target} {scope}, {start} +{args.horizon_h} h", link)
     )
 
 
@@ -381,8 +383,9 @@ def _run_plan(ctx: ToolContext, args: PlanArgs) -> ToolResult:
         "cost_eur": round(plan.total_cost_eur, 2),
         "savings_eur": round(plan.savings_eur, 2),
     }
+    link = _link("/", site=site, day=period.first.isoformat())  # the home page's plan card
     return ToolResult(
-        "optimiser_plan", data, DataCitation(f"Optimiser plan site {site}, {period.label}", "/")
+        "optimiser_plan", data, DataCitation(f"Optimiser plan site {site}, {period.label}", link)
     )
 
 
@@ -448,7 +451,9 @@ def _run_rules(ctx: ToolContext, args: _Args) -> ToolResult:
         }
         for r in rules.items
     ]
-    return ToolResult("list_rules", {"total": rules.total, "items": items}, DataCitation("Rules", "/"))
+    return ToolResult(
+        "list_rules", {"total": rules.total, "items": items}, DataCitation("Rules", "/playbook")
+    )
 
 
 REGISTRY: dict[str, Tool] = {

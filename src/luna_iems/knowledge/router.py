@@ -182,11 +182,14 @@ async def ask(
     Questions about the site's own data are answered with its numbers (`data_citations`)."""
     # --- site-data questions (assistant/, issue 14 item 4): answered before the document path -----
     site = await run_in_threadpool(
-        lambda: assistant_service.answer_ask(deps=assistant, question=ask_in.question, role=principal.role)
+        lambda: assistant_service.answer_ask_with_documents(
+            deps=assistant, knowledge=deps, ask=ask_in, role=principal.role, key_id=principal.key_id
+        )
     )
     if site is not None:
         if ask_in.stream:
-            done = [("citations", []), ("token", site.answer), ("done", site.model_dump(mode="json"))]
+            cited = [c.model_dump(mode="json") for c in site.citations]
+            done = [("citations", cited), ("token", site.answer), ("done", site.model_dump(mode="json"))]
             return StreamingResponse(iter(_sse(iter(done))), media_type="text/event-stream")
         return site
     # --- end of site-data questions ----------------------------------------------------------------
