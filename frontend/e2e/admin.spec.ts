@@ -171,6 +171,23 @@ test("admin: audit trail with filters, settings redacted with the privacy switch
   await expect(toggle).toHaveAttribute("aria-checked", "true");
   await toggle.click();
   await expect(toggle).toHaveAttribute("aria-checked", "false");
+
+  // Privacy & learning: the ε budget (this month's ledger), the public key, exports refused while the
+  // switch is off (the API's 409), written when it is on.
+  const month = new Date().toISOString().slice(0, 7);
+  await expect(page.getByTestId("learn-budget")).toContainText(month);
+  await expect(page.getByTestId("learn-public-key")).not.toBeEmpty();
+  const learning = page.getByTestId("learning");
+  await learning.getByRole("button", { name: "Create export" }).click();
+  await expect(learning.getByRole("alert")).toContainText("(409)");
+  await shoot(page, "admin-settings-export-refused");
+  await toggle.click();
+  await expect(toggle).toHaveAttribute("aria-checked", "true");
+  await learning.getByRole("button", { name: "Create export" }).click();
+  await expect(page.getByTestId("learn-export")).toContainText(".json");
+  await expect(page.getByTestId("learn-budget").getByRole("row").filter({ hasText: month }).getByRole("cell").nth(1)).not.toHaveText("0.00");
+  await toggle.click();
+  await expect(toggle).toHaveAttribute("aria-checked", "false");
   await shoot(page, "admin-settings");
 
   await open(page, "Backups", "/console/backups");
@@ -230,5 +247,10 @@ test("admin console in German", async ({ browser }) => {
   await expect(page.getByTestId("documents")).toContainText("bereit");
   await expectAccessible(page);
   await page.screenshot({ path: join(SHOTS, "admin-documents-de-dark.png"), fullPage: true });
+  await page.goto("/console/settings");
+  await expect(page.getByRole("heading", { level: 2, name: "Datenschutz & Lernen" })).toBeVisible();
+  await expect(page.getByTestId("learn-budget")).toContainText("Verbraucht");
+  await expectAccessible(page);
+  await page.screenshot({ path: join(SHOTS, "admin-settings-de-dark.png"), fullPage: true });
   await context.close();
 });

@@ -76,6 +76,14 @@ test("support: Luna answers a question about the demo site with a citation that 
   await expect(chat.getByLabel("Your question")).toHaveValue("");
   await expect(chat).toContainText("Follow-up questions continue this conversation.");
 
+  // Thumbs up under the answer: POST /feedback with its answer_id, recorded; the vote can change.
+  const vote = chat.getByTestId("luna-vote").last();
+  await vote.getByRole("button", { name: "Helpful", exact: true }).click();
+  await expect(vote.getByTestId("luna-vote-state")).toHaveText(/^Recorded: helpful\./);
+  await expect(vote.getByRole("button", { name: "Helpful", exact: true })).toHaveAttribute("aria-pressed", "true");
+  // What Luna remembers: the conversation just held is listed.
+  await expect(page.getByTestId("memory-conversations")).toContainText("question");
+
   await answer.getByRole("button", { name: /^Source 1:/ }).first().click();
   const viewer = page.getByTestId("chunk-viewer");
   await expect(viewer).toBeVisible();
@@ -115,4 +123,16 @@ test("home: the Luna insight panel answers with a citation", async ({ page }) =>
   await page.getByTestId("chunk-viewer").getByRole("button", { name: "Close" }).click();
   await expect(page.getByTestId("kpis").first()).toContainText("kWh");
   await shoot(page, "home-luna");
+});
+
+test("support in German: Luna's memory panel and the vote labels", async ({ browser }) => {
+  const context = await browser.newContext({ locale: "de-DE" });
+  const page = await context.newPage();
+  await page.addInitScript((key) => sessionStorage.setItem("luna.apiKey", key), VIEWER);
+  await page.goto("/support");
+  await expect(page.getByRole("heading", { level: 2, name: "Was Luna sich merkt" })).toBeVisible();
+  await expect(page.getByTestId("memory")).toContainText("Standort");
+  await expectAccessible(page);
+  await page.screenshot({ path: join(SHOTS, "support-de-dark.png"), fullPage: true });
+  await context.close();
 });

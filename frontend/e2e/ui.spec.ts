@@ -65,6 +65,14 @@ test("admin: sign in, Home with data, Admin → System, placeholders", async ({ 
   await signIn(page, ADMIN);
   await homeHasData(page);
   await expect(page.getByTestId("home-plan-saving")).toContainText("€");
+  // Recommended for you: ranked actions with their reason (POST /recommend); dismiss hides one.
+  const recommendations = page.getByTestId("recommendations").getByTestId("recommendation");
+  await expect(recommendations.first()).toBeVisible();
+  const shown = await recommendations.count();
+  expect(shown).toBeGreaterThan(1);
+  await expect(page.getByTestId("recommendation-reason").first()).not.toBeEmpty();
+  await recommendations.last().getByRole("button", { name: /^Dismiss/ }).click();
+  await expect(recommendations).toHaveCount(shown - 1);
   await shoot(page, "home");
 
   await page.getByRole("navigation").getByRole("link", { name: "System", exact: true }).click();

@@ -959,6 +959,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mcp
+         * @description MCP (Streamable HTTP, JSON responses): Luna's tools for external assistants, with this key's
+         *     role. Connect an MCP client to this URL with the header `Authorization: Bearer <key>` (or
+         *     `X-API-Key`). `GET /mcp` is 405: the server opens no event stream.
+         */
+        post: operations["mcp_mcp_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/memory": {
         parameters: {
             query?: never;
@@ -1812,7 +1834,7 @@ export interface components {
             found_relevant: boolean;
             /**
              * Generator
-             * @description 'ollama', 'openai', or 'extractive' (no LLM: sentences from the sources)
+             * @description 'ollama', 'openai', 'extractive' (no LLM: sentences from the sources), or 'tools' (a question about the site answered from the product's own data by the intent parser)
              */
             generator: string;
             /**
@@ -9496,6 +9518,121 @@ export interface operations {
             };
             /** @description The key's role is too low for this operation */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input: `details` names the field, parameter or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A backend (e.g. the database) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    mcp_mcp_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The version agreed at initialize (absent: 2025-03-26) */
+                "MCP-Protocol-Version"?: "2025-06-18" | "2025-03-26";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Absent for a notification (answered 202 without a body) */
+                    id?: string | number;
+                    /** @enum {string} */
+                    jsonrpc: "2.0";
+                    /** @description initialize, ping, tools/list, tools/call, notifications/… */
+                    method: string;
+                    params?: Record<string, never>;
+                };
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response: `result`, or `error` (-32601 unknown method, -32602 bad params or unknown tool, -32003 a tool above the key's role) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error?: {
+                            code: number;
+                            data?: unknown;
+                            message: string;
+                        };
+                        id?: string | number | null;
+                        /** @enum {string} */
+                        jsonrpc: "2.0";
+                        result?: Record<string, never>;
+                    };
+                };
+            };
+            /** @description A notification (or a client's response) was accepted; no body */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body could not be read (e.g. not UTF-8) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The key's role is too low for this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body exceeds a size or row limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body's media type or content is not supported */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,3 +17,12 @@ export type ReadingPoint = Schemas["ReadingPoint"];
 export type ReadingSeries = Schemas["ReadingSeries"];
 export type ReadingColumns = Schemas["ReadingColumns"];
 export type ErrorResponse = Schemas["ErrorResponse"];
+// The learning loop (docs/learning.md): telemetry, feedback, recommendations, memory.
+export type EventIn = Schemas["EventIn"];
+export type FeedbackIn = Schemas["FeedbackIn"];
+export type FeedbackRead = Schemas["FeedbackRead"];
+export type RecommendIn = Schemas["RecommendIn"];
+export type RecommendRead = Schemas["RecommendRead"];
+export type RecommendItem = Schemas["RecommendItem"];
+export type MemoryRead = Schemas["MemoryRead"];
+export type MemoryUpdate = Schemas["MemoryUpdate"];

@@ -1,9 +1,14 @@
 // Luna's chat: a question box, the answer streamed as it comes (a typing indicator until the first
 // words), citations [1], [2] … that open the cited passage, the API's error messages as they are (the
 // question stays in the box), and follow-ups in the same conversation (the API's conversation_id).
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
+import { api } from "../../api/client";
+import { track } from "../../api/telemetry";
+import type { FeedbackRead } from "../../api/types";
 import { ErrorNote } from "../ErrorNote";
+import { Thumb } from "../Thumb";
 import { askLuna, citationRef, splitCitations, type Citation } from "./ask";
 import { ChunkViewer, type ChunkRef } from "./ChunkViewer";
 import "./i18n";
@@ -16,6 +21,8 @@ interface Turn {
   done: boolean;
   generator?: string;
   foundRelevant?: boolean;
+  /** The id POST /feedback takes (null: the answer was not stored, e.g. a refusal before retrieval). */
+  answerId?: number | null;
 }
 
 function where(citation: Citation, t: (key: string, options?: Record<string, unknown>) => string): string {
@@ -47,6 +54,61 @@ function Answer({ turn, onOpen }: { turn: Turn; onOpen: (citation: Citation) => 
   );
 }
 
+/** Thumbs up / down under an answer: POST /feedback with its answer_id; a second click changes the vote. */
+function Vote({ answerId }: { answerId: number }) {
+  const { t } = useTranslation();
+  const [vote, setVote] = useState<boolean | null>(null);
+  const [state, setState] = useState<"idle" | "sending" | "sent" | "failed">("idle");
+  const [error, setError] = useState<unknown>(null);
+  async function send(helpful: boolean) {
+    setVote(helpful);
+    setState("sending");
+    setError(null);
+    try {
+      await api<FeedbackRead>("/feedback", { method: "POST", body: { target: "answer", id: String(answerId), helpful } });
+      setState("sent");
+    } catch (failure) {
+      setState("failed");
+      setError(failure);
+    }
+  }
+  const button = (helpful: boolean) => {
+    const pressed = vote === helpful;
+    return (
+      <button
+        type="button"
+        aria-pressed={pressed}
+        disabled={state === "sending"}
+        onClick={() => void send(helpful)}
+        title={t(helpful ? "luna.vote.up" : "luna.vote.down")}
+        aria-label={t(helpful ? "luna.vote.up" : "luna.vote.down")}
+        className={`rounded border px-2 py-0.5 text-sm disabled:opacity-60 ${
+          pressed
+            ? "border-sky-700 bg-sky-100 text-sky-950 dark:border-sky-300 dark:bg-sky-900 dark:text-sky-50"
+            : "border-slate-300 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
+        }`}
+      >
+        <Thumb up={helpful} />
+      </button>
+    );
+  };
+  return (
+    <div className="mt-2 flex flex-wrap items-center gap-2 border-t border-slate-200 pt-2 text-xs dark:border-slate-800" data-testid="luna-vote">
+      <span className="text-slate-600 dark:text-slate-400">{t("luna.vote.question")}</span>
+      {button(true)}
+      {button(false)}
+      <span role="status" className="text-slate-600 dark:text-slate-400" data-testid="luna-vote-state">
+        {state === "sending" ? t("luna.vote.sending") : state === "sent" ? t(vote ? "luna.vote.sentUp" : "luna.vote.sentDown") : ""}
+      </span>
+      {state === "failed" && error != null && (
+        <div className="w-full">
+          <ErrorNote error={error} />
+        </div>
+      )}
+    </div>
+  );
+}
+
 function Typing() {
   const { t } = useTranslation();
   return (
@@ -72,6 +134,8 @@ export function LunaChat({ compact = false }: { compact?: boolean }) {
   const [open, setOpen] = useState<ChunkRef | null>(null);
   const abort = useRef<AbortController | null>(null);
   const nextId = useRef(1);
+  const opened = useRef<{ itemId: string; at: number } | null>(null);
+  const queryClient = useQueryClient();
 
   useEffect(() => () => abort.current?.abort(), []);
 
@@ -108,8 +172,11 @@ export function LunaChat({ compact = false }: { compact?: boolean }) {
         done: true,
         generator: out.generator,
         foundRelevant: out.found_relevant,
+        answerId: out.answer_id ?? null,
       }));
+      if (out.answer_id != null) track({ type: "view", item_kind: "answer", item_id: String(out.answer_id), meta: { citations: out.citations.length } });
       setConversationId(out.conversation_id);
+      void queryClient.invalidateQueries({ queryKey: ["memory"] }); // the conversation is remembered now
       setQuestion(""); // answered: the box is free for the next question
     } catch (failure) {
       if (failure instanceof DOMException && failure.name === "AbortError") return;
@@ -128,8 +195,17 @@ export function LunaChat({ compact = false }: { compact?: boolean }) {
     setError(null);
   }
 
-  const openCitation = (citation: Citation) => setOpen(citationRef(citation));
-  const close = useCallback(() => setOpen(null), []);
+  const openCitation = (citation: Citation) => {
+    track({ type: "click", item_kind: "document", item_id: citation.item_id, meta: { rank: citation.n } });
+    opened.current = { itemId: citation.item_id, at: Date.now() };
+    setOpen(citationRef(citation));
+  };
+  const close = useCallback(() => {
+    const was = opened.current;
+    opened.current = null;
+    if (was) track({ type: "dwell", item_kind: "document", item_id: was.itemId, duration_ms: Date.now() - was.at });
+    setOpen(null);
+  }, []);
 
   return (
     <div className="space-y-3" data-testid="luna-chat">
@@ -165,6 +241,7 @@ export function LunaChat({ compact = false }: { compact?: boolean }) {
                       </ul>
                     </div>
                   )}
+                  {turn.done && turn.answerId != null && <Vote answerId={turn.answerId} />}
                 </div>
               </li>
             ))}

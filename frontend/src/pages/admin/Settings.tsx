@@ -7,6 +7,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { dateTime } from "../../format";
 import { cell, head, input, muted, row } from "./helpers";
 import "./i18n";
+import { Learning } from "./Learning";
 import type { PrivacyRead } from "./types";
 
 /** What the server puts in place of a secret (admin/service.py REDACTED). */
@@ -89,6 +90,7 @@ export function Settings() {
       <h1 className="text-2xl font-semibold">{t("console.settings.title")}</h1>
       <p className={muted}>{t("console.settings.intro")}</p>
       <Privacy />
+      <Learning />
       <Card title={t("console.settings.title")}>
         <div className="mb-3 max-w-sm">
           <label htmlFor="settings-filter" className="mb-1 block text-sm font-medium">

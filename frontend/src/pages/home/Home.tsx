@@ -13,6 +13,7 @@ import { LunaChat } from "../../components/luna/LunaChat";
 import { dateTime, duration, energy, euro, percent, time, withUnit } from "../../format";
 import { periods, sumByTime } from "./periods";
 import { PlanCard } from "./PlanCard";
+import { RecommendCard } from "./RecommendCard";
 
 function Kpi({ label, value, hint }: { label: string; value: string; hint?: string }) {
   return (
@@ -261,6 +262,7 @@ export function Home() {
         {site && <KpiPanel title={t("home.today")} site={site} range={range.today} />}
         {site && <KpiPanel title={t("home.month")} site={site} range={range.month} />}
         {site && siteMeters.length > 0 && <SiteChart meterIds={siteMeters.map((meter) => meter.meter_id)} range={range.last48h} />}
+        <RecommendCard />
         {site && <PlanCard site={site} />}
         <StatusCard />
         <AlertsCard />

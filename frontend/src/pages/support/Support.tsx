@@ -12,6 +12,7 @@ import { ChunkViewer, type ChunkRef } from "../../components/luna/ChunkViewer";
 import { LunaChat } from "../../components/luna/LunaChat";
 import "../../components/luna/i18n";
 import { duration } from "../../format";
+import { MemoryPanel } from "./Memory";
 
 type SearchResult = components["schemas"]["SearchResult"];
 type SearchHit = components["schemas"]["SearchHit"];
@@ -141,7 +142,10 @@ export function Support() {
         <Card title={t("luna.chat.title")}>
           <LunaChat />
         </Card>
-        <DocumentSearch />
+        <div className="space-y-4">
+          <DocumentSearch />
+          <MemoryPanel />
+        </div>
       </div>
       <Footer />
     </div>

@@ -1,0 +1,25 @@
+// Helpers of Home's recommendation card (kept apart from the component for fast refresh and tests).
+import type { ItemKind } from "../../api/telemetry";
+import type { RecommendItem, RecommendRead } from "../../api/types";
+
+/** `date` as ISO 8601 with the browser's offset ("2026-12-06T18:00:00+01:00"): the API's local time. */
+export function localIso(date: Date): string {
+  const pad = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `${sign}${pad(offset / 60)}:${pad(offset % 60)}`
+  );
+}
+
+/** What a signal on `item` is about. The API credits a recommendation's reward to its top-ranked action
+ * (recommend.service.apply_reward), so only that item is named by the recommendation's UUID; the others
+ * are recorded under "<recommendation>/<arm>" (stored, no reward) and documents under their own id. */
+export function itemRef(recommendation: RecommendRead, item: RecommendItem): { item_kind: ItemKind; item_id: string } {
+  if (item.kind === "document") return { item_kind: "document", item_id: item.id };
+  const top = recommendation.items.find((candidate) => candidate.kind === "action");
+  if (top?.id === item.id) return { item_kind: "recommendation", item_id: recommendation.recommendation_id };
+  return { item_kind: "recommendation", item_id: `${recommendation.recommendation_id}/${item.id}` };
+}
+
