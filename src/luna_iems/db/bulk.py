@@ -78,11 +78,9 @@ def upsert_rows(
     sqlite = connection.dialect.name == "sqlite"
     if sqlite and not epoch_us:
         rows = _convert_ts(table, columns, rows, to_epoch_us)  # SQLite stores UTC microseconds
-    updates = [c for c in columns if c not in key]
     column_list = ", ".join(columns)
     conflict = ", ".join(key)
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in updates) if updates else ""
-    on_conflict = f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING"
+    on_conflict = _on_conflict(columns, key)
     if connection.dialect.name == "sqlite":
         on = f"({conflict}) {on_conflict}"
         flat = list(chain.from_iterable(rows))
@@ -109,6 +107,12 @@ def upsert_rows(
     raise NotImplementedError(f"bulk upsert for dialect {connection.dialect.name}")
 
 
+def _on_conflict(columns: Sequence[str], key: Sequence[str]) -> str:
+    """The action for a row whose `key` exists: update every other column (or nothing if none)."""
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    return f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING"
+
+
 def upsert_columns(
     connection: Connection,
     table: Table,
@@ -133,11 +137,13 @@ def upsert_columns(
                 epoch_us=True,
             )
             return
-        updates = [c for c in columns if c not in key]
-        assignments = ", ".join(f"{c} = excluded.{c}" for c in updates)
-        on_conflict = f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING"
         _postgres_binary_upsert(
-            connection, table=table, columns=columns, key=key, on_conflict=on_conflict, encoded=encoded
+            connection,
+            table=table,
+            columns=columns,
+            key=key,
+            on_conflict=_on_conflict(columns, key),
+            encoded=encoded,
         )
         return
     width, count = len(columns), len(values[0])
@@ -146,9 +152,7 @@ def upsert_columns(
     flat: list[Any] = [None] * (width * count)
     for i, column in enumerate(values):
         flat[i::width] = column  # row-major, as executemany binds them
-    updates = [c for c in columns if c not in key]
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in updates)
-    on_conflict = f"({', '.join(key)}) " + (f"DO UPDATE SET {assignments}" if assignments else "DO NOTHING")
+    on_conflict = f"({', '.join(key)}) {_on_conflict(columns, key)}"
     _sqlite_upsert(connection, table=table, columns=columns, on_conflict=on_conflict, flat=flat)
 
 

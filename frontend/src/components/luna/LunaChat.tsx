@@ -4,11 +4,9 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
-import { api } from "../../api/client";
 import { track } from "../../api/telemetry";
-import type { FeedbackRead } from "../../api/types";
 import { ErrorNote } from "../ErrorNote";
-import { Thumb } from "../Thumb";
+import { FeedbackVote, type VoteLabels } from "../FeedbackVote";
 import { askLuna, citationRef, splitCitations, type Citation } from "./ask";
 import { ChunkViewer, type ChunkRef } from "./ChunkViewer";
 import "./i18n";
@@ -54,59 +52,18 @@ function Answer({ turn, onOpen }: { turn: Turn; onOpen: (citation: Citation) => 
   );
 }
 
-/** Thumbs up / down under an answer: POST /feedback with its answer_id; a second click changes the vote. */
+/** Thumbs up / down under an answer: POST /feedback with its answer_id. */
 function Vote({ answerId }: { answerId: number }) {
   const { t } = useTranslation();
-  const [vote, setVote] = useState<boolean | null>(null);
-  const [state, setState] = useState<"idle" | "sending" | "sent" | "failed">("idle");
-  const [error, setError] = useState<unknown>(null);
-  async function send(helpful: boolean) {
-    setVote(helpful);
-    setState("sending");
-    setError(null);
-    try {
-      await api<FeedbackRead>("/feedback", { method: "POST", body: { target: "answer", id: String(answerId), helpful } });
-      setState("sent");
-    } catch (failure) {
-      setState("failed");
-      setError(failure);
-    }
-  }
-  const button = (helpful: boolean) => {
-    const pressed = vote === helpful;
-    return (
-      <button
-        type="button"
-        aria-pressed={pressed}
-        disabled={state === "sending"}
-        onClick={() => void send(helpful)}
-        title={t(helpful ? "luna.vote.up" : "luna.vote.down")}
-        aria-label={t(helpful ? "luna.vote.up" : "luna.vote.down")}
-        className={`rounded border px-2 py-0.5 text-sm disabled:opacity-60 ${
-          pressed
-            ? "border-sky-700 bg-sky-100 text-sky-950 dark:border-sky-300 dark:bg-sky-900 dark:text-sky-50"
-            : "border-slate-300 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
-        }`}
-      >
-        <Thumb up={helpful} />
-      </button>
-    );
+  const labels: VoteLabels = {
+    question: t("luna.vote.question"),
+    up: t("luna.vote.up"),
+    down: t("luna.vote.down"),
+    sending: t("luna.vote.sending"),
+    sentUp: t("luna.vote.sentUp"),
+    sentDown: t("luna.vote.sentDown"),
   };
-  return (
-    <div className="mt-2 flex flex-wrap items-center gap-2 border-t border-slate-200 pt-2 text-xs dark:border-slate-800" data-testid="luna-vote">
-      <span className="text-slate-600 dark:text-slate-400">{t("luna.vote.question")}</span>
-      {button(true)}
-      {button(false)}
-      <span role="status" className="text-slate-600 dark:text-slate-400" data-testid="luna-vote-state">
-        {state === "sending" ? t("luna.vote.sending") : state === "sent" ? t(vote ? "luna.vote.sentUp" : "luna.vote.sentDown") : ""}
-      </span>
-      {state === "failed" && error != null && (
-        <div className="w-full">
-          <ErrorNote error={error} />
-        </div>
-      )}
-    </div>
-  );
+  return <FeedbackVote target="answer" id={String(answerId)} labels={labels} testId="luna-vote" />;
 }
 
 function Typing() {

@@ -8,10 +8,10 @@ import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 import { api } from "../../api/client";
 import { track } from "../../api/telemetry";
-import type { FeedbackRead, RecommendIn, RecommendItem, RecommendRead, StatusSummary } from "../../api/types";
+import type { RecommendIn, RecommendItem, RecommendRead, StatusSummary } from "../../api/types";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
-import { Thumb } from "../../components/Thumb";
+import { FeedbackVote, type VoteLabels } from "../../components/FeedbackVote";
 import "./i18n";
 import { itemRef, localIso } from "./recommend";
 
@@ -21,52 +21,15 @@ function openAlerts(status: StatusSummary | undefined): number {
 
 function ListVote({ recommendationId }: { recommendationId: string }) {
   const { t } = useTranslation();
-  const [vote, setVote] = useState<boolean | null>(null);
-  const [state, setState] = useState<"idle" | "sending" | "sent" | "failed">("idle");
-  const [error, setError] = useState<unknown>(null);
-  async function send(helpful: boolean) {
-    setVote(helpful);
-    setState("sending");
-    try {
-      await api<FeedbackRead>("/feedback", { method: "POST", body: { target: "recommendation", id: recommendationId, helpful } });
-      setState("sent");
-      setError(null);
-    } catch (failure) {
-      setState("failed");
-      setError(failure);
-    }
-  }
-  return (
-    <div className="mt-3 flex flex-wrap items-center gap-2 border-t border-slate-200 pt-2 text-xs dark:border-slate-800" data-testid="recommend-vote">
-      <span className="text-slate-600 dark:text-slate-400">{t("homeRecommend.question")}</span>
-      {([true, false] as const).map((helpful) => (
-        <button
-          key={String(helpful)}
-          type="button"
-          aria-pressed={vote === helpful}
-          aria-label={t(helpful ? "homeRecommend.up" : "homeRecommend.down")}
-          title={t(helpful ? "homeRecommend.up" : "homeRecommend.down")}
-          disabled={state === "sending"}
-          onClick={() => void send(helpful)}
-          className={`rounded border px-2 py-0.5 text-sm disabled:opacity-60 ${
-            vote === helpful
-              ? "border-sky-700 bg-sky-100 text-sky-950 dark:border-sky-300 dark:bg-sky-900 dark:text-sky-50"
-              : "border-slate-300 hover:bg-slate-100 dark:border-slate-700 dark:hover:bg-slate-800"
-          }`}
-        >
-          <Thumb up={helpful} />
-        </button>
-      ))}
-      <span role="status" className="text-slate-600 dark:text-slate-400">
-        {state === "sent" ? t(vote ? "homeRecommend.sentUp" : "homeRecommend.sentDown") : ""}
-      </span>
-      {state === "failed" && error != null && (
-        <div className="w-full">
-          <ErrorNote error={error} />
-        </div>
-      )}
-    </div>
-  );
+  const labels: VoteLabels = {
+    question: t("homeRecommend.question"),
+    up: t("homeRecommend.up"),
+    down: t("homeRecommend.down"),
+    sending: t("homeRecommend.sending"),
+    sentUp: t("homeRecommend.sentUp"),
+    sentDown: t("homeRecommend.sentDown"),
+  };
+  return <FeedbackVote target="recommendation" id={recommendationId} labels={labels} testId="recommend-vote" />;
 }
 
 export function RecommendCard() {
