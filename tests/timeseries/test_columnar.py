@@ -14,7 +14,13 @@ from pydantic import ValidationError
 
 from luna_iems.db.base import to_epoch_us
 from luna_iems.errors import InvalidInputError
-from luna_iems.timeseries.columnar import reading_columns
+from luna_iems.timeseries.columnar import (
+    _epoch_us,
+    _general_fields,
+    _instants,
+    _uniform_fields,
+    reading_columns,
+)
 from luna_iems.timeseries.parsing import validate_rows
 from luna_iems.timeseries.schemas import MAX_POWER_KW, ReadingIn
 
@@ -299,3 +305,34 @@ def test_timestamps_read_by_the_fast_path_are_the_models_instants(stamps: list[s
         models = _models(rows)
         assert models is not None, stamps
         assert columns.ts_us.tolist() == [to_epoch_us(m.ts) for m in models]
+
+
+@settings(max_examples=1_000, deadline=None, derandomize=True, database=None)
+@given(_ISO_LIKE.flatmap(lambda first: st.lists(_ISO_LIKE, max_size=3).map(lambda rest: [first, *rest])))
+@example(["2026-01-01T00:15:00Z", "2026-01-01T00:30:00Z"])
+@example(["2026-01-01T00:15:00+01:00", "2026-01-01T00:30:00-01:00"])
+@example(["2026-01-01T00:15:00.123+01:00", "2026-01-01T00:15:00.12+01:00Z"])
+@example(["2026-01-01T00:15:00+00:0", "92026-01-01T00:15:00+00:00"])  # lengths that add up
+def test_the_uniform_reader_takes_only_what_the_general_one_reads_the_same(stamps: list[str]) -> None:
+    """The fixed-position reader (all texts laid out as the first) never reads a text the general
+    reader refuses, and reads the same instants."""
+    uniform = _uniform_fields(stamps)
+    if uniform is None:
+        return
+    general = _general_fields(stamps)
+    assert general is not None, stamps
+    a, b = _instants(uniform), _instants(general)
+    assert (a is None) == (b is None), stamps
+    if a is not None and b is not None:
+        assert a.tolist() == b.tolist(), stamps
+
+
+def test_a_batch_in_one_layout_takes_the_uniform_reader() -> None:
+    stamps = [f"2026-01-01T{h:02d}:15:00.5+01:00" for h in range(24)]
+    assert _uniform_fields(stamps) is not None
+    instants = _epoch_us(stamps)
+    assert instants is not None
+    assert instants.tolist() == [
+        to_epoch_us(datetime(2026, 1, 1, h, 15, 0, 500_000, tzinfo=timezone(timedelta(hours=1))))
+        for h in range(24)
+    ]
