@@ -1,7 +1,7 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { api } from "../../api/client";
 import { allows } from "../../api/roles";
 import type { AlertList, AlertRead, Kpis, MeterList, ReadingPoint, ReadingSeries, StatusSummary } from "../../api/types";
@@ -11,6 +11,8 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { LazyPowerChart } from "../../components/LazyPowerChart";
 import { LunaChat } from "../../components/luna/LunaChat";
 import { dateTime, duration, energy, euro, percent, time, withUnit } from "../../format";
+import { withParams } from "../meters/linkParams";
+import { homeLink, pickSite } from "./linkParams";
 import { periods, sumByTime } from "./periods";
 import { PlanCard } from "./PlanCard";
 import { RecommendCard } from "./RecommendCard";
@@ -235,8 +237,15 @@ export function Home() {
   const [range] = useState(() => periods());
   const meters = useQuery({ queryKey: ["meters"], queryFn: ({ signal }) => api<MeterList>("/meters", { query: { limit: 1000 }, signal }) });
   const sites = useMemo(() => [...new Set((meters.data?.items ?? []).map((meter) => meter.site))].sort(), [meters.data]);
+  // Luna links here with ?site=…&day=… for the plan card (read once; unknown site or bad day: defaults).
+  const [params, setParams] = useSearchParams();
+  const [link] = useState(() => homeLink(params));
   const [chosen, setChosen] = useState<string | null>(null);
-  const site = chosen ?? sites[0] ?? null;
+  const site = pickSite(chosen, link.site, sites);
+  const choose = (next: string) => {
+    setChosen(next);
+    setParams((current) => withParams(current, { site: next }), { replace: true });
+  };
   const siteMeters = (meters.data?.items ?? []).filter((meter) => meter.site === site);
   return (
     <div className="space-y-4">
@@ -245,7 +254,7 @@ export function Home() {
         {sites.length > 0 && (
           <label className="flex items-center gap-2 text-sm">
             {t("home.site")}
-            <select value={site ?? ""} onChange={(event) => setChosen(event.target.value)} className="rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-900">
+            <select value={site ?? ""} onChange={(event) => choose(event.target.value)} className="rounded border border-slate-300 bg-white px-2 py-1 dark:border-slate-700 dark:bg-slate-900">
               {sites.map((name) => (
                 <option key={name} value={name}>
                   {name}
@@ -263,7 +272,7 @@ export function Home() {
         {site && <KpiPanel title={t("home.month")} site={site} range={range.month} />}
         {site && siteMeters.length > 0 && <SiteChart meterIds={siteMeters.map((meter) => meter.meter_id)} range={range.last48h} />}
         <RecommendCard />
-        {site && <PlanCard site={site} />}
+        {site && <PlanCard site={site} day={link.day} />}
         <StatusCard />
         <AlertsCard />
         {siteMeters.length > 0 && <LatestReadings meters={siteMeters} />}

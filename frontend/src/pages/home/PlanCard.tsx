@@ -5,19 +5,26 @@ import { api } from "../../api/client";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
 import { euro, withUnit } from "../../format";
+import i18n from "../../i18n";
 import { PLAN, planRequest, type Schedule } from "../playbook/data";
 import "./i18n";
+import { browserTz } from "../meters/linkParams";
+import { planStart } from "./linkParams";
 
-/** The optimiser's plan for the next 24 h in one line (same request and cache as the Playbook's plan). */
-export function PlanCard({ site }: { site: string }) {
+const dayName = (day: string) =>
+  new Intl.DateTimeFormat(i18n.language?.startsWith("de") ? "de-DE" : "en-GB", { timeZone: "UTC", weekday: "short", day: "numeric", month: "short", year: "numeric" }).format(new Date(`${day}T12:00:00Z`));
+
+/** The optimiser's plan for the next 24 h in one line (same request and cache as the Playbook's plan);
+ * with `day` (a link from Luna: /?site=…&day=…) the plan of that local day instead. */
+export function PlanCard({ site, day = null }: { site: string; day?: string | null }) {
   const { t } = useTranslation();
   const plan = useQuery({
-    queryKey: ["playbook", "plan", site],
-    queryFn: ({ signal }) => api<Schedule>("/optimize/schedule", { method: "POST", body: planRequest(site), signal }),
+    queryKey: day ? ["playbook", "plan", site, day] : ["playbook", "plan", site],
+    queryFn: ({ signal }) => api<Schedule>("/optimize/schedule", { method: "POST", body: planRequest(site, day ? planStart(day, browserTz()) : undefined), signal }),
     staleTime: 5 * 60_000,
   });
   return (
-    <Card title={t("homePlan.title")} className="lg:col-span-2" actions={<Link className="text-sm text-sky-700 underline dark:text-sky-300" to="/playbook">{t("homePlan.link")}</Link>}>
+    <Card title={day ? t("homePlan.titleDay", { day: dayName(day) }) : t("homePlan.title")} className="lg:col-span-2" actions={<Link className="text-sm text-sky-700 underline dark:text-sky-300" to="/playbook">{t("homePlan.link")}</Link>}>
       {plan.isPending ? (
         <Loading />
       ) : plan.isError ? (

@@ -4,6 +4,7 @@ import i18n from "../../i18n";
 const en = {
   homePlan: {
     title: "Next 24 h plan",
+    titleDay: "Plan for {{day}}",
     saving: "Saving",
     costs: "(planned {{planned}} vs {{baseline}} without flexibility)",
     status: "Solver status: {{status}} ({{time}})",
@@ -35,6 +36,7 @@ const en = {
 const de = {
   homePlan: {
     title: "Plan der nächsten 24 h",
+    titleDay: "Plan für {{day}}",
     saving: "Ersparnis",
     costs: "(geplant {{planned}} statt {{baseline}} ohne Flexibilität)",
     status: "Solver-Status: {{status}} ({{time}})",

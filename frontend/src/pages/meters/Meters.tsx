@@ -1,6 +1,7 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { useSearchParams } from "react-router";
 import { api } from "../../api/client";
 import { allows } from "../../api/roles";
 import type { components } from "../../api/schema";
@@ -14,7 +15,8 @@ import { LazyEChart } from "../energy/LazyEChart";
 import { palette } from "../energy/palette";
 import { iso } from "../energy/time";
 import "./i18n";
-import { aggsFor, bucketsFor, fitBucket, gapBuckets, latestQuality, newest, qualityFlags, RANGES, seriesOf, unitFor, type Agg, type Bucket, type RangeId } from "./meterData";
+import { browserTz, linkWindow, metersLink, siteScope, withParams, type LinkWindow } from "./linkParams";
+import { aggsFor, bucketsFor, bucketsForHours, fitBucket, fitBucketHours, gapBuckets, latestQuality, newest, qualityFlags, RANGES, seriesOf, unitFor, type Agg, type Bucket, type RangeId } from "./meterData";
 import { trendOption } from "./options";
 
 type SimStatus = components["schemas"]["SimStatus"];
@@ -181,18 +183,30 @@ function Select<T extends string>({ label, value, options, onChange, text }: { l
   );
 }
 
-function TrendCard({ scope, scopeLabel }: { scope: Scope; scopeLabel: string }) {
+function TrendCard({ scope, scopeLabel, linked, onRange }: { scope: Scope; scopeLabel: string; linked: LinkWindow | null; onRange: () => void }) {
   const { t } = useTranslation();
   const [theme] = useTheme();
   const [range, setRange] = useState<RangeId>("7d");
+  // A linked period (Luna's citation) is shown exactly, as an extra "range" until the user picks a preset.
+  const [link, setLink] = useState<LinkWindow | null>(linked);
   const [chosenBucket, setBucket] = useState<Bucket>("1h");
   const [chosenAgg, setAgg] = useState<Agg>("avg");
-  const bucket = fitBucket(range, chosenBucket);
   const aggs = aggsFor(scope.kind);
   const agg = aggs.includes(chosenAgg) ? chosenAgg : "avg";
-  const [to] = useState(() => Math.ceil(Date.now() / 900_000) * 900_000);
-  const hours = RANGES.find((r) => r.id === range)?.hours ?? 24;
-  const from = to - hours * 3_600_000;
+  const [now] = useState(() => Math.ceil(Date.now() / 900_000) * 900_000);
+  const hours = link ? (link.to - link.from) / 3_600_000 : (RANGES.find((r) => r.id === range)?.hours ?? 24);
+  const bucket = link ? fitBucketHours(hours, chosenBucket) : fitBucket(range, chosenBucket);
+  const to = link ? link.to : now;
+  const from = link ? link.from : to - hours * 3_600_000;
+  const rangeIds: (RangeId | "link")[] = [...(link ? ["link" as const] : []), ...RANGES.map((r) => r.id)];
+  const rangeText = (v: RangeId | "link") =>
+    v !== "link" ? t(`smartMeters.ranges.${v}`) : link && link.first !== link.last ? t("smartMeters.linkRange", { first: link.first, last: link.last }) : t("smartMeters.linkDay", { day: link?.first });
+  const pickRange = (v: RangeId | "link") => {
+    if (v === "link") return;
+    setLink(null);
+    setRange(v);
+    onRange();
+  };
   const results = useQueries({
     queries: scope.meters.map((meter) => ({
       queryKey: ["readings", meter.meter_id, from, to, bucket, agg],
@@ -233,8 +247,8 @@ function TrendCard({ scope, scopeLabel }: { scope: Scope; scopeLabel: string }) 
       className="lg:col-span-3"
       actions={
         <div className="flex flex-wrap items-center gap-3">
-          <Select label={t("smartMeters.range")} value={range} options={RANGES.map((r) => r.id)} onChange={setRange} text={(v) => t(`smartMeters.ranges.${v}`)} />
-          <Select label={t("smartMeters.bucket")} value={bucket} options={bucketsFor(range)} onChange={setBucket} text={(v) => t(`smartMeters.buckets.${v}`)} />
+          <Select label={t("smartMeters.range")} value={link ? "link" : range} options={rangeIds} onChange={pickRange} text={rangeText} />
+          <Select label={t("smartMeters.bucket")} value={bucket} options={link ? bucketsForHours(hours) : bucketsFor(range)} onChange={setBucket} text={(v) => t(`smartMeters.buckets.${v}`)} />
           <Select label={t("smartMeters.agg")} value={agg} options={aggs} onChange={setAgg} text={(v) => t(`smartMeters.aggs.${v}`)} />
         </div>
       }
@@ -334,8 +348,17 @@ export default function Meters() {
   const meters = useQuery({ queryKey: ["meters"], queryFn: ({ signal }) => api<MeterList>("/meters", { query: { limit: 1000 }, signal }) });
   const items = useMemo(() => meters.data?.items ?? [], [meters.data]);
   const sites = useMemo(() => [...new Set(items.map((meter) => meter.site))].sort(), [items]);
+  // Luna links here with ?site=…&from=…&to=… (read once; an unknown site or a bad date: the defaults).
+  const [params, setParams] = useSearchParams();
+  const [link] = useState(() => metersLink(params));
+  const [linked] = useState(() => (link.period ? linkWindow(link.period, browserTz()) : null));
   const [chosen, setChosen] = useState<string | null>(null);
-  const value = chosen ?? (sites[0] ? `site:${sites[0]}` : "");
+  const value = siteScope(chosen, link.site, sites);
+  const choose = (next: string) => {
+    setChosen(next);
+    setParams((current) => withParams(current, { site: next.startsWith("site:") ? next.slice(5) : null }), { replace: true });
+  };
+  const presetRange = () => setParams((current) => withParams(current, { from: null, to: null }), { replace: true });
   const scope = useMemo<Scope | null>(() => {
     const [kind, ...rest] = value.split(":");
     const name = rest.join(":");
@@ -351,7 +374,7 @@ export default function Meters() {
         {sites.length > 0 && (
           <label className="flex items-center gap-2 text-sm">
             {t("smartMeters.scope")}
-            <select value={value} onChange={(event) => setChosen(event.target.value)} className={control} data-testid="scope">
+            <select value={value} onChange={(event) => choose(event.target.value)} className={control} data-testid="scope">
               <optgroup label={t("smartMeters.sites")}>
                 {sites.map((site) => (
                   <option key={site} value={`site:${site}`}>
@@ -377,7 +400,7 @@ export default function Meters() {
         <div className="grid gap-4 lg:grid-cols-3">
           <LiveCard scope={scope} />
           <SimCard />
-          <TrendCard scope={scope} scopeLabel={scopeLabel} />
+          <TrendCard scope={scope} scopeLabel={scopeLabel} linked={linked} onRange={presetRange} />
           <QualityCard scope={scope} />
         </div>
       )}

@@ -21,8 +21,13 @@ const BUCKET_HOURS: Record<Bucket, number> = { "15m": 0.25, "1h": 1, "1d": 24, "
 
 /** Buckets that make sense for a range: at least 2 buckets, at most a year of quarter-hours (35,040). */
 export function bucketsFor(range: RangeId): Bucket[] {
-  const hours = RANGES.find((r) => r.id === range)?.hours ?? 24;
-  return BUCKETS.filter((bucket) => hours / BUCKET_HOURS[bucket] >= 2 && hours / BUCKET_HOURS[bucket] <= 35_040);
+  return bucketsForHours(RANGES.find((r) => r.id === range)?.hours ?? 24);
+}
+
+/** The same for a window of `hours` (a linked period); at least the coarsest bucket that fits. */
+export function bucketsForHours(hours: number): Bucket[] {
+  const fit = BUCKETS.filter((bucket) => hours / BUCKET_HOURS[bucket] >= 2 && hours / BUCKET_HOURS[bucket] <= 35_040);
+  return fit.length ? fit : ["15m"];
 }
 
 const DEFAULT_BUCKET: Record<RangeId, Bucket> = { "24h": "15m", "7d": "1h", "28d": "1h", "1y": "1d" };
@@ -30,6 +35,14 @@ const DEFAULT_BUCKET: Record<RangeId, Bucket> = { "24h": "15m", "7d": "1h", "28d
 /** The chosen bucket when the range allows it, else the range's default. */
 export function fitBucket(range: RangeId, bucket: Bucket): Bucket {
   return bucketsFor(range).includes(bucket) ? bucket : DEFAULT_BUCKET[range];
+}
+
+/** The chosen bucket when a window of `hours` allows it, else the default of the smallest range holding it. */
+export function fitBucketHours(hours: number, bucket: Bucket): Bucket {
+  const allowed = bucketsForHours(hours);
+  if (allowed.includes(bucket)) return bucket;
+  const range = RANGES.find((r) => r.hours >= hours)?.id ?? "1y";
+  return allowed.includes(DEFAULT_BUCKET[range]) ? DEFAULT_BUCKET[range] : (allowed[0] as Bucket);
 }
 
 /** A site sums its meters: only averages and energies add up (a sum of maxima is not the site's maximum). */

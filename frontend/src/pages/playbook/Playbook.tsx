@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { useSearchParams } from "react-router";
 import { api } from "../../api/client";
 import { allows } from "../../api/roles";
 import { useAuth } from "../../auth/context";
@@ -16,6 +17,8 @@ import {
   type Evaluation, type Rule, type RuleDraft, type Row, type Scenario, type Schedule, type Sliders, type StackSeries,
 } from "./data";
 import "./i18n";
+import { withParams } from "../meters/linkParams";
+import { linkedScenario } from "./linkParams";
 import { firingsOption, flowsOption, socOption } from "./options";
 
 const muted = "text-slate-600 dark:text-slate-400";
@@ -307,10 +310,21 @@ function ScenarioResult({ scenario }: { scenario: Scenario }) {
   );
 }
 
-function WhatIfCard({ site, canRun }: { site: string; canRun: boolean }) {
+function WhatIfCard({ site, canRun, scenarioId, onRun }: { site: string; canRun: boolean; scenarioId: string | null; onRun: (id: string) => void }) {
   const { t } = useTranslation();
   const [sliders, setSliders] = useState<Sliders>(DEFAULT_SLIDERS);
-  const run = useMutation({ mutationFn: () => api<Scenario>("/scenarios/whatif", { method: "POST", body: whatIfBody(site, sliders, Date.now()) }) });
+  const run = useMutation({
+    mutationFn: () => api<Scenario>("/scenarios/whatif", { method: "POST", body: whatIfBody(site, sliders, Date.now()) }),
+    onSuccess: (data) => onRun(data.scenario_id),
+  });
+  // A linked scenario (Luna's what-if) first; unknown or gone: the latest one, without an error.
+  const linked = useQuery({
+    queryKey: ["playbook", "scenario", scenarioId],
+    queryFn: ({ signal }) => api<Scenario>(`/scenarios/${scenarioId}`, { signal }),
+    enabled: !!scenarioId && !run.data,
+    retry: false,
+  });
+  const fromLink = !run.data ? (linked.data ?? null) : null;
   const latest = useQuery({
     queryKey: ["playbook", "scenarios"],
     queryFn: async ({ signal }) => {
@@ -318,9 +332,9 @@ function WhatIfCard({ site, canRun }: { site: string; canRun: boolean }) {
       const first = list.items[0];
       return first ? api<Scenario>(`/scenarios/${first.scenario_id}`, { signal }) : null;
     },
-    enabled: !run.data,
+    enabled: !run.data && (!scenarioId || linked.isError),
   });
-  const shown = run.data ?? latest.data ?? null;
+  const shown = run.data ?? fromLink ?? latest.data ?? null;
   const set = (key: keyof Sliders) => (value: number) => setSliders({ ...sliders, [key]: value });
   return (
     <Card title={t("playbook.whatIf")}>
@@ -340,7 +354,7 @@ function WhatIfCard({ site, canRun }: { site: string; canRun: boolean }) {
         <div>
           {shown ? (
             <>
-              {!run.data && <p className={`mb-1 text-xs ${muted}`}>{t("playbook.lastScenario", { name: (shown.what[0] as { variation?: string } | undefined)?.variation ?? shown.name, at: dateTime(shown.created_at) })}</p>}
+              {!run.data && <p className={`mb-1 text-xs ${muted}`} data-testid="scenario-source">{t(fromLink ? "playbook.linkedScenario" : "playbook.lastScenario", { name: (shown.what[0] as { variation?: string } | undefined)?.variation ?? shown.name, at: dateTime(shown.created_at) })}</p>}
               {run.data && <p className={`mb-1 text-xs ${muted}`}>{(shown.what[0] as { variation?: string } | undefined)?.variation}</p>}
               <ScenarioResult scenario={shown} />
             </>
@@ -364,6 +378,10 @@ export default function Playbook() {
   const rules = useQuery({ queryKey: ["playbook", "rules"], queryFn: ({ signal }) => api<{ items: Rule[] }>("/rules", { signal }) });
   const items = rules.data?.items ?? [];
   const site = items[0]?.site ?? "sim";
+  // Luna links here with ?scenario=<uuid> (read once); a new what-if run takes its place in the URL.
+  const [params, setParams] = useSearchParams();
+  const [scenarioId] = useState(() => linkedScenario(params));
+  const ranScenario = (id: string) => setParams((current) => withParams(current, { scenario: id }), { replace: true });
   return (
     <div className="space-y-4">
       <div>
@@ -383,7 +401,7 @@ export default function Playbook() {
           <div><Step n={3} label={t("playbook.steps.how")} /></div>
           <PlanCard site={site} />
           <div><Step n={4} label={t("playbook.steps.whatIf")} /></div>
-          <WhatIfCard site={site} canRun={canWrite} />
+          <WhatIfCard site={site} canRun={canWrite} scenarioId={scenarioId} onRun={ranScenario} />
         </>
       )}
     </div>

@@ -11,8 +11,10 @@ export const WHATIF_DAYS = 7;
 /** What the plan assumes (the API has no stored battery specs): stated on the page. */
 export const PLAN = { capacityKwh: 10, powerKw: 5, evKwh: 22, evPowerKw: 11 };
 
-export function planRequest(site: string) {
+/** The plan of the next 24 h, or of the 24 h from `start` (ISO 8601: a linked day's local midnight). */
+export function planRequest(site: string, start?: string) {
   return {
+    ...(start ? { start } : {}),
     horizon_h: 24,
     step_minutes: 15,
     objective: "cost" as const,

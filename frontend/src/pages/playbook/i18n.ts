@@ -28,7 +28,7 @@ const en = {
     baseline: "Baseline", variant: "What-if", delta: "Change",
     kpi: { cost: "Cost", import: "Grid import", export: "Grid export", autarky: "Autarky", selfConsumption: "Self-consumption", peak: "Peak import", co2: "CO₂" },
     how: "How", cycles: "Full cycles", charged: "Charged", discharged: "Discharged",
-    lastScenario: "Latest stored scenario “{{name}}” from {{at}}.", noScenario: "No what-if has been run yet.",
+    lastScenario: "Latest stored scenario “{{name}}” from {{at}}.", linkedScenario: "Linked scenario “{{name}}” from {{at}}.", noScenario: "No what-if has been run yet.",
     noRules: "No rules yet.",
   },
 };
@@ -60,7 +60,7 @@ const de: typeof en = {
     baseline: "Basis", variant: "Szenario", delta: "Änderung",
     kpi: { cost: "Kosten", import: "Netzbezug", export: "Einspeisung", autarky: "Autarkie", selfConsumption: "Eigenverbrauch", peak: "Bezugsspitze", co2: "CO₂" },
     how: "Wie", cycles: "Vollzyklen", charged: "Geladen", discharged: "Entladen",
-    lastScenario: "Zuletzt gespeichertes Szenario „{{name}}“ vom {{at}}.", noScenario: "Noch kein Szenario gerechnet.",
+    lastScenario: "Zuletzt gespeichertes Szenario „{{name}}“ vom {{at}}.", linkedScenario: "Verlinktes Szenario „{{name}}“ vom {{at}}.", noScenario: "Noch kein Szenario gerechnet.",
     noRules: "Noch keine Regeln.",
   },
 };

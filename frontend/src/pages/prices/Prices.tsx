@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { useSearchParams } from "react-router";
 import { api } from "../../api/client";
 import type { components } from "../../api/schema";
 import { Card, Loading } from "../../components/Card";
@@ -12,6 +13,8 @@ import { LazyEChart } from "../energy/LazyEChart";
 import { palette } from "../energy/palette";
 import { addDays, dayKey, iso, isoWeek, midnight, mondayOf } from "../energy/time";
 import "./i18n";
+import { withParams } from "../meters/linkParams";
+import { HISTORY_WEEKS, pricesLink, type Compare } from "./linkParams";
 import { compareOption, CT_KWH, dayOption, EUR_MWH, historyOption, priceText } from "./options";
 import { compareDefaults, ctPerKwh, defaultDay, MARKET_TZ, negativePeriods, overlay, stats, stepOf, storedDays, toPairs, type PricePair } from "./priceData";
 
@@ -124,7 +127,7 @@ function DayCard({ day, setDay, today, days }: { day: string; setDay: (day: stri
   );
 }
 
-const RANGES = [5, 13, 52] as const;
+const RANGES = HISTORY_WEEKS;
 
 function HistoryCard({ pairs, weeks, setWeeks }: { pairs: PricePair[]; weeks: number; setWeeks: (weeks: number) => void }) {
   const { t } = useTranslation();
@@ -160,15 +163,17 @@ function HistoryCard({ pairs, weeks, setWeeks }: { pairs: PricePair[]; weeks: nu
   );
 }
 
-function CompareCard({ pairs, day, days }: { pairs: PricePair[]; day: string; days: string[] }) {
+function CompareCard({ pairs, day, days, initial }: { pairs: PricePair[]; day: string; days: string[]; initial: Compare | null }) {
   const { t } = useTranslation();
   const [theme] = useTheme();
-  const [mode, setMode] = useState<"day" | "week">("day");
-  const [pickedDays, setPickedDays] = useState<string[] | null>(null);
-  const [pickedWeeks, setPickedWeeks] = useState<string[] | null>(null);
+  // A linked period of several days starts here: its days (or ISO weeks) laid over each other.
+  const [mode, setMode] = useState<"day" | "week">(initial?.mode ?? "day");
+  const [pickedDays, setPickedDays] = useState<string[] | null>(initial?.mode === "day" ? initial.keys : null);
+  const [pickedWeeks, setPickedWeeks] = useState<string[] | null>(initial?.mode === "week" ? initial.keys : null);
   const weeks = useMemo(() => [...new Set(days.map(mondayOf))], [days]);
-  const dayChoices = days.slice(-15).reverse();
-  const weekChoices = [...weeks].reverse();
+  // The choices: the last 15 stored days (all stored weeks), and whatever a link picked beyond them.
+  const dayChoices = [...new Set([...days.slice(-15), ...(pickedDays ?? [])])].sort().reverse();
+  const weekChoices = [...new Set([...weeks, ...(pickedWeeks ?? [])])].sort().reverse();
   const chosen = mode === "day" ? (pickedDays ?? compareDefaults(day, days)) : (pickedWeeks ?? weekChoices.slice(0, 2));
   const setChosen = mode === "day" ? setPickedDays : setPickedWeeks;
   const keys = [...chosen].sort().reverse();
@@ -210,11 +215,18 @@ function CompareCard({ pairs, day, days }: { pairs: PricePair[]; day: string; da
 export default function Prices() {
   const { t } = useTranslation();
   const [today] = useState(() => dayKey(Date.now(), MARKET_TZ));
-  const [weeks, setWeeks] = useState<number>(5);
+  // Luna links here with ?from=…&to=… (read once; a bad or missing date: the defaults).
+  const [params, setParams] = useSearchParams();
+  const [link] = useState(() => pricesLink(params, today));
+  const [weeks, setWeeks] = useState<number>(link.weeks);
   const history = usePrices(midnight(addDays(mondayOf(today), -7 * (weeks - 1)), MARKET_TZ), midnight(addDays(today, 2), MARKET_TZ));
   const pairs = useMemo(() => toPairs(history.data?.points ?? []), [history.data]);
   const days = useMemo(() => storedDays(pairs), [pairs]);
-  const [chosenDay, setDay] = useState<string | null>(null);
+  const [chosenDay, setChosenDay] = useState<string | null>(link.day);
+  const setDay = (next: string) => {
+    setChosenDay(next);
+    setParams((current) => withParams(current, { from: next, to: addDays(next, 1) }), { replace: true });
+  };
   const day = chosenDay ?? (history.isSuccess ? defaultDay(days, today) : null);
   const step = stepOf(pairs);
   return (
@@ -232,7 +244,7 @@ export default function Prices() {
       <div className="grid gap-4 lg:grid-cols-2">
         {day && <DayCard day={day} setDay={setDay} today={today} days={days} />}
         {history.isSuccess && pairs.length > 0 && <HistoryCard pairs={pairs} weeks={weeks} setWeeks={setWeeks} />}
-        {history.isSuccess && day && pairs.length > 0 && <CompareCard pairs={pairs} day={day} days={days} />}
+        {history.isSuccess && day && pairs.length > 0 && <CompareCard pairs={pairs} day={day} days={days} initial={link.compare} />}
       </div>
     </div>
   );
