@@ -81,8 +81,9 @@ test("support: Luna answers a question about the demo site with a citation that 
   await vote.getByRole("button", { name: "Helpful", exact: true }).click();
   await expect(vote.getByTestId("luna-vote-state")).toHaveText(/^Recorded: helpful\./);
   await expect(vote.getByRole("button", { name: "Helpful", exact: true })).toHaveAttribute("aria-pressed", "true");
-  // What Luna remembers: the conversation just held is listed.
+  // What Luna remembers: the conversation just held is listed, titled by its first question.
   await expect(page.getByTestId("memory-conversations")).toContainText("question");
+  await expect(page.getByTestId("conversation-title").first()).toHaveText("What is the peak-shaving limit of the battery at the Lunaburg depot?");
 
   await answer.getByRole("button", { name: /^Source 1:/ }).first().click();
   const viewer = page.getByTestId("chunk-viewer");

@@ -182,7 +182,7 @@ describe("what Luna remembers", () => {
       site: "Lunaburg",
       preferences: ["answers in kWh"],
       updated_at: "2026-12-01T10:00:00Z",
-      conversations: [{ conversation_id: CONV, created_at: "2026-12-05T10:00:00Z", updated_at: "2026-12-05T10:05:00Z", turns: 3 }],
+      conversations: [{ conversation_id: CONV, created_at: "2026-12-05T10:00:00Z", updated_at: "2026-12-05T10:05:00Z", turns: 3, first_question: "Wie hoch war der Verbrauch im November?" }],
       conversations_total: 1,
     };
     const calls: string[] = [];
@@ -212,6 +212,7 @@ describe("what Luna remembers", () => {
     expect(await screen.findByTestId("memory-site")).toHaveTextContent("Lunaburg");
     expect(screen.getByTestId("memory-preferences")).toHaveTextContent("answers in kWh");
     expect(screen.getByTestId("memory-conversations")).toHaveTextContent("3 questions");
+    expect(screen.getByTestId("conversation-title")).toHaveTextContent("Wie hoch war der Verbrauch im November?");
     expect(await seriousViolations(container)).toEqual([]);
 
     await user.click(screen.getByRole("button", { name: "Edit" }));

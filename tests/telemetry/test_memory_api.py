@@ -42,9 +42,11 @@ def test_memory_is_empty_then_set_and_shown_with_conversations(client: TestClien
         "/memory", headers=viewer, json={"site": "plant", "preferences": ["answers in kWh"]}
     )
     assert response.status_code == 200, response.text
-    conversation_id, _ = store_turn(client, key_id_of(client, viewer["X-API-Key"]))
+    first = "Wie hoch war   der Verbrauch\nim November?"
+    conversation_id, _ = store_turn(client, key_id_of(client, viewer["X-API-Key"]), question=first)
     store_turn(client, key_id_of(client, viewer["X-API-Key"]), conversation_id=conversation_id)
     body = get_memory(client, viewer)
+    assert body["conversations"][0]["first_question"] == "Wie hoch war der Verbrauch im November?"
     assert (body["site"], body["preferences"], body["conversations_total"]) == (
         "plant",
         ["answers in kWh"],
@@ -216,3 +218,12 @@ def test_asking_luna_notes_a_stated_preference_and_returns_an_answer_id(
     feedback = {"target": "answer", "id": str(body["answer_id"]), "helpful": True}
     assert client.post("/feedback", headers=viewer, json=feedback).status_code == 200
     assert client.post("/feedback", headers=ADMIN, json=feedback).status_code == 404  # not the admin's answer
+
+
+def test_a_long_first_question_is_cut_at_a_word(client: TestClient, make_key: Any) -> None:
+    viewer = auth(make_key(client, Role.VIEWER))
+    question = "Warum " + " ".join(["Netzentgelte"] * 30) + "?"
+    store_turn(client, key_id_of(client, viewer["X-API-Key"]), question=question)
+    title = get_memory(client, viewer)["conversations"][0]["first_question"]
+    assert title.endswith("Netzentgelte…") and len(title) <= memory_service.TITLE_MAX_CHARS
+    assert question.startswith(title[:-1])

@@ -2437,6 +2437,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * First Question
+             * @description The conversation's first question, cut at 120 characters (with '…'); null: no turn yet
+             */
+            first_question: string | null;
             /** Turns */
             turns: number;
             /**

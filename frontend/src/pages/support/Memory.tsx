@@ -166,7 +166,8 @@ export function MemoryPanel() {
                 <ul className="space-y-1" data-testid="memory-conversations">
                   {memory.data.conversations.map((conversation) => (
                     <li key={conversation.conversation_id} className="flex flex-wrap items-center justify-between gap-2 border-t border-slate-200 py-1 dark:border-slate-800">
-                      <span>
+                      <span className="min-w-0 flex-1">
+                        {conversation.first_question && <span className="block truncate font-medium" data-testid="conversation-title" title={conversation.first_question}>{conversation.first_question}</span>}
                         {dateTime(conversation.updated_at)} <span className="text-slate-600 dark:text-slate-400">· {t("luna.memory.turns", { count: conversation.turns })}</span>
                       </span>
                       <ConfirmDelete

@@ -39,6 +39,22 @@ def conversations_of_key(
     return session.execute(statement).all()
 
 
+def first_questions(*, session: Session, conversation_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each conversation's first question (its earliest turn), by conversation id."""
+    if not conversation_ids:
+        return {}
+    first = (
+        select(func.min(ConversationTurn.turn_id).label("turn_id"))
+        .where(ConversationTurn.conversation_id.in_(conversation_ids))
+        .group_by(ConversationTurn.conversation_id)
+        .subquery()
+    )
+    statement = select(ConversationTurn.conversation_id, ConversationTurn.question).join(
+        first, ConversationTurn.turn_id == first.c.turn_id
+    )
+    return {conversation_id: question for conversation_id, question in session.execute(statement).all()}
+
+
 def count_conversations(*, session: Session, key_id: uuid.UUID) -> int:
     statement = select(func.count()).select_from(Conversation).where(Conversation.key_id == key_id)
     return int(session.scalar(statement) or 0)

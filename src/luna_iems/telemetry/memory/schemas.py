@@ -15,6 +15,7 @@ MAX_PREFERENCES = 20
 PREFERENCE_MAX_CHARS = 200
 MAX_CONVERSATIONS_LISTED = 200
 MAX_TURNS_LISTED = 1000
+TITLE_MAX_CHARS = 120
 
 Preference = Annotated[str, Field(min_length=1, max_length=PREFERENCE_MAX_CHARS), AfterValidator(check_text)]
 
@@ -39,6 +40,11 @@ class ConversationSummary(BaseModel):
     created_at: datetime
     updated_at: datetime
     turns: int
+    first_question: str | None = Field(
+        max_length=TITLE_MAX_CHARS,
+        description=f"The conversation's first question, cut at {TITLE_MAX_CHARS} characters (with '…'); "
+        "null: no turn yet",
+    )
 
 
 class MemoryRead(BaseModel):

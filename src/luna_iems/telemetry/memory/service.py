@@ -25,6 +25,7 @@ from luna_iems.telemetry.memory.schemas import (
     MAX_PREFERENCES,
     MAX_TURNS_LISTED,
     PREFERENCE_MAX_CHARS,
+    TITLE_MAX_CHARS,
     ConversationRead,
     ConversationSummary,
     MemoryRead,
@@ -75,13 +76,19 @@ def _site_known(session: Session, site: str) -> bool:
 
 def _memory_read(session: Session, key_id: uuid.UUID, memory: Memory | None) -> MemoryRead:
     rows = repository.conversations_of_key(session=session, key_id=key_id, limit=MAX_CONVERSATIONS_LISTED)
+    ids = [c.conversation_id for c, _ in rows]
+    questions = repository.first_questions(session=session, conversation_ids=ids)
     return MemoryRead(
         site=memory.site if memory else None,
         preferences=list(memory.preferences) if memory else [],
         updated_at=memory.updated_at if memory else None,
         conversations=[
             ConversationSummary(
-                conversation_id=c.conversation_id, created_at=c.created_at, updated_at=c.updated_at, turns=n
+                conversation_id=c.conversation_id,
+                created_at=c.created_at,
+                updated_at=c.updated_at,
+                turns=n,
+                first_question=_title(questions.get(c.conversation_id)),
             )
             for c, n in rows
         ],
@@ -180,6 +187,16 @@ def _clip(text: str) -> str:
     if len(text) <= PREFERENCE_MAX_CHARS:
         return text
     return text[:PREFERENCE_MAX_CHARS].rsplit(" ", 1)[0]
+
+
+def _title(question: str | None) -> str | None:
+    """A conversation's first question on one line, cut at a word before TITLE_MAX_CHARS with '…'."""
+    if question is None:
+        return None
+    text = " ".join(question.split())
+    if len(text) <= TITLE_MAX_CHARS:
+        return text
+    return text[: TITLE_MAX_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
 
 
 def captured(question: str) -> tuple[str | None, list[str]]:
