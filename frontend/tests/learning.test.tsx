@@ -11,7 +11,10 @@ import { LunaChat } from "../src/components/luna/LunaChat";
 import { Learning } from "../src/pages/admin/Learning";
 import { ledgersWithCurrent } from "../src/pages/admin/learning";
 import { RecommendCard } from "../src/pages/home/RecommendCard";
-import { itemRef, localIso } from "../src/pages/home/recommend";
+import { itemRef, localIso, reasonKey } from "../src/pages/home/recommend";
+import "../src/pages/home/i18n";
+import i18n from "../src/i18n";
+import { num } from "../src/format";
 import { MemoryPanel } from "../src/pages/support/Memory";
 import { fakeApi, renderApp, seriousViolations } from "./render";
 
@@ -33,8 +36,8 @@ const recommendation: RecommendRead = {
   created_at: "2026-12-06T10:00:00Z",
   policy: "linucb",
   items: [
-    { kind: "action", id: "review_alerts", title: "Review open alerts", score: 1.2, reason: "2 open alerts waiting", link: "/smart-meters" },
-    { kind: "action", id: "check_tariff", title: "Check the tariff", score: 0.5, reason: "fits the page you are on (0.41)", link: "/prices" },
+    { kind: "action", id: "review_alerts", title: "Review open alerts", score: 1.2, reason: "2 open alerts waiting", reason_code: "open_alerts", reason_params: { open_alerts: 2 }, link: "/smart-meters" },
+    { kind: "action", id: "check_tariff", title: "Check the tariff", score: 0.5, reason: "fits the page you are on (0.41)", reason_code: "fits_page", reason_params: { similarity: 0.41 }, link: "/prices" },
   ],
 };
 const status = { version: "1", uptime_s: 5, backends: [], decisions: { rules: 0, rules_enabled: 0, open_alerts: { warning: 2 } }, knowledge: null };
@@ -160,12 +163,30 @@ describe("recommendations on Home", () => {
   });
 
   it("names only the top action by the recommendation's id (the API credits it); documents by their own", () => {
-    const withDoc: RecommendRead = { ...recommendation, items: [{ kind: "document", id: "doc-9", title: "Guide", score: 1, reason: "similar", link: null }, ...recommendation.items] };
+    const withDoc: RecommendRead = { ...recommendation, items: [{ kind: "document", id: "doc-9", title: "Guide", score: 1, reason: "similar", reason_code: "document_match", reason_params: { snippet: "similar" }, link: null }, ...recommendation.items] };
     expect(withDoc.items.map((item) => itemRef(withDoc, item))).toEqual([
       { item_kind: "document", item_id: "doc-9" },
       { item_kind: "recommendation", item_id: REC },
       { item_kind: "recommendation", item_id: `${REC}/check_tariff` },
     ]);
+  });
+
+  it("words the reasons from their code and values in German, plurals and decimal commas included", () => {
+    const de = i18n.getFixedT("de");
+    const word = (item: RecommendRead["items"][number], reason: string) => {
+      const { key, values } = reasonKey(item, (value, digits) => new Intl.NumberFormat("de-DE", { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value));
+      return de(key, { ...values, defaultValue: reason, interpolation: { escapeValue: false } });
+    };
+    const [alerts, page] = recommendation.items as [RecommendRead["items"][number], RecommendRead["items"][number]];
+    expect(word(alerts, alerts.reason)).toBe("2 offene Alarme warten");
+    expect(word({ ...alerts, reason_params: { open_alerts: 1 } }, "1 open alert waiting")).toBe("1 offener Alarm wartet");
+    expect(word(page, page.reason)).toBe("passt zu der Seite, auf der Sie sind (0,41)");
+    const rated = { ...page, reason_code: "rated" as const, reason_params: { mean_rating: 0.5, ratings: 3 } };
+    expect(word(rated, "rated 0.50 on average in 3 similar situations")).toBe("in 3 ähnlichen Situationen im Schnitt mit 0,50 bewertet");
+    const battery = { ...page, reason_code: "discharge_pays" as const, reason_params: { soc_pct: 85, at_local: "18:00" } };
+    expect(word(battery, "")).toBe("Batterie bei 85 % und hohe Preise um 18:00 Uhr: Entladen lohnt sich");
+    // English is the API's own text.
+    expect(i18n.getFixedT("en")(reasonKey(page, num).key, { defaultValue: page.reason })).toBe(page.reason);
   });
 
   it("writes the local time with its offset", () => {

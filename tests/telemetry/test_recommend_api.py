@@ -5,7 +5,7 @@ knowledge search, rewards updating the bandit statistics (persisted across a new
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
@@ -18,6 +18,7 @@ from luna_iems.telemetry.recommend import service as recommend_service
 from luna_iems.telemetry.recommend.arms import ARM_IDS
 from luna_iems.telemetry.recommend.features import DIM
 from luna_iems.telemetry.recommend.models import BanditArm
+from luna_iems.telemetry.recommend.schemas import ReasonCode
 from tests.conftest import ADMIN_TOKEN, auth
 from tests.knowledge.api_support import container_of, ingest_text
 
@@ -67,7 +68,11 @@ def test_content_ranks_the_battery_action_and_document_first(client: TestClient)
     assert actions[0]["id"] == "charge_battery_cheap"
     assert documents[0]["id"] == battery["item_id"]
     assert documents[0]["reason"].startswith("similar to your question")
+    assert documents[0]["reason_code"] == "document_match"
+    assert documents[0]["reason_params"]["snippet"] in documents[0]["reason"]
     assert actions[0]["reason"].startswith("similar to your question")
+    assert actions[0]["reason_code"] == "similar_question"
+    assert f"({actions[0]['reason_params']['similarity']:.2f})" in actions[0]["reason"]
     assert actions[0]["link"] == "/prices"
     scores = [item["score"] for item in result["items"]]
     assert scores == sorted(scores, reverse=True)
@@ -77,6 +82,13 @@ def test_reasons_describe_the_situation(client: TestClient) -> None:
     result = recommend(client, policy="content", soc_pct=85, price_level="high", at=EVENING, top_k=20)
     reasons = {item["id"]: item["reason"] for item in result["items"]}
     assert reasons["discharge_battery_peak"] == "battery at 85 % and prices high at 18:00: discharging pays"
+    # The same reason as a code and its values, for a client that words it in its own language.
+    codes = {item["id"]: (item["reason_code"], item["reason_params"]) for item in result["items"]}
+    code, params = codes["discharge_battery_peak"]
+    assert code == "discharge_pays"
+    assert (params["soc_pct"], params["at_local"]) == (85, "18:00")
+    assert codes["check_tariff"][0] == "check_tariff"
+    assert {c for c, _ in codes.values()} <= set(get_args(ReasonCode))
     assert len(result["items"]) == len(ARM_IDS)  # no question: actions only
 
 
@@ -205,3 +217,16 @@ def test_feedback_on_a_recommendation_trains_its_first_action(client: TestClient
     arms = {arm["arm_id"]: arm for arm in client.get("/recommend/arms", headers=ADMIN).json()["items"]}
     assert arms[first]["n"] == 1 and arms[first]["reward_mean"] == 1.0
     assert sum(arm["n"] for arm in arms.values()) == 1
+
+
+def test_a_rated_action_says_how_it_was_rated_and_a_fresh_one_how_it_fits(client: TestClient) -> None:
+    first = recommend(client, policy="linucb", page="/prices", at=EVENING)
+    top = first["items"][0]
+    assert top["reason_code"] == "fits_page" and top["reason"].startswith("fits the page you are on")
+    assert reward(client, first["recommendation_id"], 0.5)
+    second = recommend(client, policy="linucb", page="/prices", at=EVENING, top_k=20)
+    again = {item["id"]: item for item in second["items"]}
+    rated = again[top["id"]]
+    assert rated["reason_code"] == "rated"
+    assert rated["reason_params"]["mean_rating"] == 0.5 and rated["reason_params"]["ratings"] == 1
+    assert rated["reason"] == "rated 0.50 on average in 1 similar situation"

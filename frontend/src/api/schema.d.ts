@@ -4209,6 +4209,47 @@ export interface components {
             truncated: boolean;
         };
         /**
+         * ReasonParams
+         * @description The values `reason` states, for a client that words `reason_code` in its own language.
+         */
+        ReasonParams: {
+            /**
+             * At Local
+             * @description Local time HH:MM (the instance's time zone)
+             */
+            at_local?: string | null;
+            /**
+             * Mean Rating
+             * @description Mean reward of this action so far
+             */
+            mean_rating?: number | null;
+            /**
+             * Open Alerts
+             * @description Open alerts sent
+             */
+            open_alerts?: number | null;
+            /**
+             * Ratings
+             * @description Rewards this action received
+             */
+            ratings?: number | null;
+            /**
+             * Similarity
+             * @description Cosine similarity to the page or question
+             */
+            similarity?: number | null;
+            /**
+             * Snippet
+             * @description The document's matching passage (≤ 120 chars)
+             */
+            snippet?: string | null;
+            /**
+             * Soc Pct
+             * @description Battery state of charge sent, %
+             */
+            soc_pct?: number | null;
+        };
+        /**
          * RecommendIn
          * @description The client's context. Every field is optional: what is missing becomes a flag in the features.
          */
@@ -4276,9 +4317,16 @@ export interface components {
             link: string | null;
             /**
              * Reason
-             * @description Why this item, in words
+             * @description Why this item, in English words
              */
             reason: string;
+            /**
+             * Reason Code
+             * @description The reason's kind; with `reason_params`, for translation
+             * @enum {string}
+             */
+            reason_code: "discharge_pays" | "charging_cheap" | "pv_midday" | "open_alerts" | "lower_peak" | "check_tariff" | "rated" | "similar_question" | "fits_page" | "document_match";
+            reason_params: components["schemas"]["ReasonParams"];
             /**
              * Score
              * @description The ranking score (higher first); see docs/learning.md

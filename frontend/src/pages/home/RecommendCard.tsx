@@ -12,8 +12,9 @@ import type { RecommendIn, RecommendItem, RecommendRead, StatusSummary } from ".
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
 import { FeedbackVote, type VoteLabels } from "../../components/FeedbackVote";
+import { num } from "../../format";
 import "./i18n";
-import { itemRef, localIso } from "./recommend";
+import { itemRef, localIso, reasonKey } from "./recommend";
 
 function openAlerts(status: StatusSummary | undefined): number {
   return Object.values(status?.decisions.open_alerts ?? {}).reduce((sum, count) => sum + count, 0);
@@ -33,7 +34,7 @@ function ListVote({ recommendationId }: { recommendationId: string }) {
 }
 
 export function RecommendCard() {
-  const { t, i18n } = useTranslation();
+  const { t } = useTranslation();
   const navigate = useNavigate();
   const status = useQuery({
     queryKey: ["status-summary"],
@@ -66,6 +67,11 @@ export function RecommendCard() {
   }, [recommendationId]);
 
   const visible = (data?.items ?? []).filter((item) => !dismissed.has(item.id));
+  // The reason in the user's language from its code and values; English (the API's text) otherwise.
+  const reason = (item: RecommendItem) => {
+    const { key, values } = reasonKey(item, num);
+    return t(key, { ...values, defaultValue: item.reason, interpolation: { escapeValue: false } });
+  };
   const title = (item: RecommendItem) => (item.kind === "action" ? t(`homeRecommend.arms.${item.id}`, { defaultValue: item.title }) : item.title);
 
   function open(item: RecommendItem, rank: number) {
@@ -115,13 +121,7 @@ export function RecommendCard() {
                       </button>
                       {item.kind === "document" && <span className="ml-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800">{t("homeRecommend.document")}</span>}
                       <p className="break-words text-xs text-slate-600 dark:text-slate-400" data-testid="recommendation-reason">
-                        {i18n.language.startsWith("de") ? (
-                          <span lang="en" title={t("homeRecommend.reasonEn")}>
-                            {item.reason}
-                          </span>
-                        ) : (
-                          item.reason
-                        )}
+                        {reason(item)}
                       </p>
                     </div>
                     <button

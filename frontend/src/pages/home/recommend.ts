@@ -23,3 +23,21 @@ export function itemRef(recommendation: RecommendRead, item: RecommendItem): { i
   return { item_kind: "recommendation", item_id: `${recommendation.recommendation_id}/${item.id}` };
 }
 
+
+/** The i18n key and values of an item's reason (`reason_code` + `reason_params` from the API): the page
+ * words it in the user's language; a language without the key shows the API's English `reason`. Numbers
+ * are formatted by the caller's `num` (locale decimals). */
+export function reasonKey(item: RecommendItem, num: (value: number, digits: number) => string): { key: string; values: Record<string, string | number> } {
+  const p = item.reason_params;
+  const values: Record<string, string | number> = {
+    soc: p.soc_pct == null ? "–" : num(p.soc_pct, 0),
+    at: p.at_local ?? "",
+    mean: p.mean_rating == null ? "–" : num(p.mean_rating, 2),
+    similarity: p.similarity == null ? "–" : num(p.similarity, 2),
+    snippet: p.snippet ?? "",
+  };
+  // i18next plurals need `count`: alerts and ratings are the counted things.
+  if (item.reason_code === "open_alerts") values.count = p.open_alerts ?? 0;
+  if (item.reason_code === "rated") values.count = p.ratings ?? 0;
+  return { key: `homeRecommend.reasons.${item.reason_code}`, values };
+}

@@ -52,12 +52,40 @@ class RecommendIn(BaseModel):
     )
 
 
+ReasonCode = Literal[
+    "discharge_pays",
+    "charging_cheap",
+    "pv_midday",
+    "open_alerts",
+    "lower_peak",
+    "check_tariff",
+    "rated",
+    "similar_question",
+    "fits_page",
+    "document_match",
+]
+
+
+class ReasonParams(BaseModel):
+    """The values `reason` states, for a client that words `reason_code` in its own language."""
+
+    soc_pct: float | None = Field(default=None, description="Battery state of charge sent, %")
+    at_local: str | None = Field(default=None, description="Local time HH:MM (the instance's time zone)")
+    open_alerts: int | None = Field(default=None, description="Open alerts sent")
+    mean_rating: float | None = Field(default=None, description="Mean reward of this action so far")
+    ratings: int | None = Field(default=None, description="Rewards this action received")
+    similarity: float | None = Field(default=None, description="Cosine similarity to the page or question")
+    snippet: str | None = Field(default=None, description="The document's matching passage (≤ 120 chars)")
+
+
 class RecommendItem(BaseModel):
     kind: ItemKind
     id: str = Field(description="Arm id (action) or document id")
     title: str
     score: float = Field(description="The ranking score (higher first); see docs/learning.md")
-    reason: str = Field(description="Why this item, in words")
+    reason: str = Field(description="Why this item, in English words")
+    reason_code: ReasonCode = Field(description="The reason's kind; with `reason_params`, for translation")
+    reason_params: ReasonParams
     link: str | None = Field(description="Web app page to act on it")
 
 

@@ -49,6 +49,8 @@ from luna_iems.telemetry.recommend.schemas import (
     ArmList,
     ArmRead,
     Policy,
+    ReasonCode,
+    ReasonParams,
     RecommendIn,
     RecommendItem,
     RecommendRead,
@@ -271,45 +273,79 @@ class _Situation:
     question: bool
 
 
-def _situation_reason(arm_id: str, s: _Situation) -> str | None:
+@dataclass(frozen=True)
+class _Reason:
+    code: ReasonCode
+    params: ReasonParams
+    text: str  # English; clients word `code` with `params` in their language
+
+
+def _situation_reason(arm_id: str, s: _Situation) -> _Reason | None:
     """A sentence about the context that makes this action pay, or None when the context says nothing."""
     soc = s.soc_pct
     high, low = s.price_level == "high", s.price_level == "low"
     plural = "s" if s.open_alerts != 1 else ""
-    reasons: dict[str, tuple[bool, str]] = {
+    at = ReasonParams(at_local=s.at_local)
+    battery = ReasonParams(soc_pct=soc, at_local=s.at_local)
+    reasons: dict[str, tuple[bool, _Reason]] = {
         "discharge_battery_peak": (
             high and soc is not None and soc >= 30,
-            f"battery at {soc or 0:.0f} % and prices high at {s.at_local}: discharging pays",
+            _Reason(
+                "discharge_pays",
+                battery,
+                f"battery at {soc or 0:.0f} % and prices high at {s.at_local}: discharging pays",
+            ),
         ),
         "charge_battery_cheap": (
             low and soc is not None and soc < 80,
-            f"battery at {soc or 0:.0f} % and prices low at {s.at_local}: charging now is cheap",
+            _Reason(
+                "charging_cheap",
+                battery,
+                f"battery at {soc or 0:.0f} % and prices low at {s.at_local}: charging now is cheap",
+            ),
         ),
         "shift_load_to_pv": (
             10 <= s.hour < 15,
-            f"{s.at_local} is PV midday: flexible load runs on own solar power now",
+            _Reason("pv_midday", at, f"{s.at_local} is PV midday: flexible load runs on own solar power now"),
         ),
-        "review_alerts": (s.open_alerts > 0, f"{s.open_alerts} open alert{plural} waiting"),
+        "review_alerts": (
+            s.open_alerts > 0,
+            _Reason(
+                "open_alerts",
+                ReasonParams(open_alerts=s.open_alerts),
+                f"{s.open_alerts} open alert{plural} waiting",
+            ),
+        ),
         "lower_peak_limit": (
             high,
-            f"prices high at {s.at_local}: a lower import peak limit cuts the costly peak",
+            _Reason(
+                "lower_peak",
+                at,
+                f"prices high at {s.at_local}: a lower import peak limit cuts the costly peak",
+            ),
         ),
-        "check_tariff": (high, "prices are high: check whether the tariff still fits"),
+        "check_tariff": (
+            high,
+            _Reason("check_tariff", ReasonParams(), "prices are high: check whether the tariff still fits"),
+        ),
     }
-    applies, sentence = reasons.get(arm_id, (False, ""))
-    return sentence if applies else None
+    applies, reason = reasons.get(arm_id, (False, None))
+    return reason if applies else None
 
 
-def _reason(arm_id: str, s: _Situation, *, similarity: float, stats: ArmStats, policy: Policy) -> str:
+def _reason(arm_id: str, s: _Situation, *, similarity: float, stats: ArmStats, policy: Policy) -> _Reason:
     situation = _situation_reason(arm_id, s)
     if situation is not None:
         return situation
     if policy != "content" and stats.n > 0:
         mean = stats.reward_sum / stats.n
-        return f"rated {mean:.2f} on average in {stats.n} similar situation{'s' if stats.n != 1 else ''}"
+        rated = ReasonParams(mean_rating=round(mean, 2), ratings=stats.n)
+        plural = "s" if stats.n != 1 else ""
+        return _Reason("rated", rated, f"rated {mean:.2f} on average in {stats.n} similar situation{plural}")
+    similar = ReasonParams(similarity=round(similarity, 2))
     if s.question:
-        return f"similar to your question ({similarity:.2f})"
-    return f"fits the page you are on ({similarity:.2f})"
+        return _Reason("similar_question", similar, f"similar to your question ({similarity:.2f})")
+    return _Reason("fits_page", similar, f"fits the page you are on ({similarity:.2f})")
 
 
 # --- ranking --------------------------------------------------------------------------------------------
@@ -356,6 +392,8 @@ def _documents(deps: RecommendDeps, question: str, query_vector: Vector, limit: 
                 title=hit.title,
                 score=round(float(score), 6),
                 reason=f"similar to your question: “{hit.snippet[:120]}”",
+                reason_code="document_match",
+                reason_params=ReasonParams(snippet=hit.snippet[:120]),
                 link=f"/support?document={hit.item_id}",
             )
         )
@@ -401,23 +439,24 @@ def recommend(
     )
     # Ties (fresh arms with equal scores) go to the catalogue order: stable across runs.
     order = sorted(range(len(arm_catalog.ARMS)), key=lambda i: (-scores[i], i))
-    items = [
-        RecommendItem(
-            kind="action",
-            id=arm_catalog.ARMS[i].arm_id,
-            title=arm_catalog.ARMS[i].title,
-            score=round(float(scores[i]), 6),
-            reason=_reason(
-                arm_catalog.ARMS[i].arm_id,
-                situation,
-                similarity=float(similarity[i]),
-                stats=stats[arm_catalog.ARMS[i].arm_id],
-                policy=policy,
-            ),
-            link=arm_catalog.ARMS[i].link,
+    items = []
+    for i in order:
+        arm = arm_catalog.ARMS[i]
+        reason = _reason(
+            arm.arm_id, situation, similarity=float(similarity[i]), stats=stats[arm.arm_id], policy=policy
         )
-        for i in order
-    ]
+        items.append(
+            RecommendItem(
+                kind="action",
+                id=arm.arm_id,
+                title=arm.title,
+                score=round(float(scores[i]), 6),
+                reason=reason.text,
+                reason_code=reason.code,
+                reason_params=reason.params,
+                link=arm.link,
+            )
+        )
     if situation.question and body.question is not None and query_vector is not None:
         documents = _documents(deps, body.question.strip(), query_vector, min(MAX_DOCUMENTS, body.top_k))
         # Stable merge by score: an action before a document of equal score.
