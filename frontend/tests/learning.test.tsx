@@ -146,7 +146,7 @@ describe("recommendations on Home", () => {
     expect(bodies).toHaveLength(1);
     expect(bodies[0]).toMatchObject({ page: "/", open_alerts: 2, top_k: 5 });
     expect(String(bodies[0]?.at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
-    expect(tracked).toHaveBeenCalledWith(expect.objectContaining({ type: "view", item_kind: "recommendation", item_id: REC }));
+    expect(tracked).toHaveBeenCalledWith(expect.objectContaining({ type: "view", item_kind: "recommendation", item_id: `${REC}/review_alerts` }));
 
     const user = userEvent.setup();
     await user.click(screen.getByRole("button", { name: "Dismiss “Check the tariff”" }));
@@ -159,14 +159,14 @@ describe("recommendations on Home", () => {
     expect(await seriousViolations(container)).toEqual([]);
 
     await user.click(screen.getByRole("button", { name: "Review open alerts" }));
-    expect(tracked).toHaveBeenCalledWith({ type: "click", item_kind: "recommendation", item_id: REC, meta: { rank: 0, arm: "review_alerts" } });
+    expect(tracked).toHaveBeenCalledWith({ type: "click", item_kind: "recommendation", item_id: `${REC}/review_alerts`, meta: { rank: 0, arm: "review_alerts" } });
   });
 
-  it("names only the top action by the recommendation's id (the API credits it); documents by their own", () => {
+  it("names each action as <recommendation>/<arm> (the API credits that action); documents by their own id", () => {
     const withDoc: RecommendRead = { ...recommendation, items: [{ kind: "document", id: "doc-9", title: "Guide", score: 1, reason: "similar", reason_code: "document_match", reason_params: { snippet: "similar" }, link: null }, ...recommendation.items] };
     expect(withDoc.items.map((item) => itemRef(withDoc, item))).toEqual([
       { item_kind: "document", item_id: "doc-9" },
-      { item_kind: "recommendation", item_id: REC },
+      { item_kind: "recommendation", item_id: `${REC}/review_alerts` },
       { item_kind: "recommendation", item_id: `${REC}/check_tariff` },
     ]);
   });

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from luna_iems.admin.models import PrivacyConfig
 from luna_iems.db import migrate
+from luna_iems.db.base import to_epoch_us
 from luna_iems.db.engine import build_engine, build_session_factory
 from luna_iems.timeseries.models import MarketPrice, Meter, SmartMeterReading
 
@@ -147,3 +148,45 @@ def test_fresh_database_factory_gives_isolated_databases(fresh_database_url: Cal
     with other.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM meters")).scalar_one() == 0
     other.dispose()
+
+
+def test_0017_moves_a_stored_reward_to_the_top_action_and_back(empty_url: str) -> None:
+    """Rewards stored before per-action rewards (one column set on `recommendations`) become the reward
+    of the list's top action; the downgrade puts the latest action reward back."""
+    from alembic import command
+
+    engine = build_engine(empty_url)
+    config = migrate.alembic_config()
+
+    def to(revision: str, *, down: bool = False) -> None:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    to("0016")
+    sqlite = engine.dialect.name == "sqlite"  # UTCDateTime is epoch microseconds there, UUIDs hex
+    rid = "5b1c0000-0000-4000-8000-000000000001"
+    at = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    items = '[{"kind": "document", "id": "d1"}, {"kind": "action", "id": "check_tariff"}]'
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO recommendations (recommendation_id, created_at, policy, context, items, reward,"
+                " reward_source, rewarded_at) VALUES (:rid, :at, 'linucb', '{}', :items, -0.5, 'feedback', :at)"
+            ),
+            {
+                "rid": rid.replace("-", "") if sqlite else rid,
+                "at": to_epoch_us(at) if sqlite else at,
+                "items": items,
+            },
+        )
+    to("0017")
+    with engine.connect() as connection:
+        moved = connection.execute(text("SELECT arm_id, reward, source FROM recommendation_rewards")).all()
+    assert [tuple(r) for r in moved] == [("check_tariff", -0.5, "feedback")]
+    assert "reward" not in {c["name"] for c in inspect(engine).get_columns("recommendations")}
+    to("0016", down=True)
+    with engine.connect() as connection:
+        back = connection.execute(text("SELECT reward, reward_source FROM recommendations")).all()
+    assert [tuple(r) for r in back] == [(-0.5, "feedback")]
+    engine.dispose()

@@ -111,14 +111,22 @@ class FakeRecommender:
 
     known: set[uuid.UUID] = field(default_factory=set)
     calls: list[tuple[uuid.UUID, float, str]] = field(default_factory=list)
+    arms: list[str | None] = field(default_factory=list)  # the action named by each call (None: top)
 
     def apply_reward(
-        self, session: Session, recommendation_id: uuid.UUID, reward: float, *, source: str
+        self,
+        session: Session,
+        recommendation_id: uuid.UUID,
+        reward: float,
+        *,
+        source: str,
+        arm_id: str | None = None,
     ) -> bool:
         assert isinstance(session, Session)
         if recommendation_id not in self.known:
             return False
         self.calls.append((recommendation_id, reward, source))
+        self.arms.append(arm_id)
         return True
 
 

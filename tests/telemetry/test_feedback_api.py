@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from luna_iems.admin.schemas import Role
 from luna_iems.telemetry.events.service import REWARDS
-from luna_iems.telemetry.recommend.models import Recommendation
+from luna_iems.telemetry.recommend.models import BanditArm, RecommendationReward
 from tests.conftest import auth
 from tests.telemetry.events_support import (
     ADMIN,
@@ -134,15 +134,46 @@ def test_comments_are_bounded_and_free_of_personal_data(
 
 def test_feedback_and_events_reach_the_real_recommender(client: TestClient) -> None:
     # No double here: POST /recommend stores a recommendation, feedback and a telemetry event reward it.
-    response = client.post("/recommend", headers=ADMIN, json={"page": "/prices"})
+    response = client.post("/recommend", headers=ADMIN, json={"page": "/prices", "top_k": 3})
     assert response.status_code == 200, response.text
     recommendation_id = response.json()["recommendation_id"]
+    top, second = (item["id"] for item in response.json()["items"][:2])
+    rid = uuid.UUID(recommendation_id)
+
+    def stored(arm_id: str) -> tuple[float, str] | None:
+        with session_of(client) as session:
+            row = session.get(RecommendationReward, (rid, arm_id))
+            return None if row is None else (row.reward, row.source)
+
     feedback(client, target="recommendation", id=recommendation_id, helpful=True)
-    with session_of(client) as session:
-        stored = session.get(Recommendation, uuid.UUID(recommendation_id))
-        assert stored is not None and (stored.reward, stored.reward_source) == (1.0, "feedback")
+    assert stored(top) == (1.0, "feedback")
     post_events(client, [event(type="dismiss", item_kind="recommendation", item_id=recommendation_id)])
-    with session_of(client) as session:
-        stored = session.get(Recommendation, uuid.UUID(recommendation_id))
-        assert stored is not None and (stored.reward, stored.reward_source) == (-0.5, "event:dismiss")
+    assert stored(top) == (-0.5, "event:dismiss")  # the latest reward of that action replaces the vote
     assert [(lb.kind, lb.reward) for lb in labels(client)] == [("explicit", 1.0), ("implicit", -0.5)]
+    # "<id>/<action>" rewards that action, not the top one.
+    post_events(
+        client, [event(type="click", item_kind="recommendation", item_id=f"{recommendation_id}/{second}")]
+    )
+    assert stored(second) == (0.25, "event:click") and stored(top) == (-0.5, "event:dismiss")
+    with session_of(client) as session:
+        arms = {row.arm_id: row for row in session.query(BanditArm)}
+    assert (arms[top].n, arms[top].reward_sum) == (1, -0.5)
+    assert (arms[second].n, arms[second].reward_sum) == (1, 0.25)
+
+
+def test_feedback_on_one_action_of_a_recommendation(client: TestClient) -> None:
+    response = client.post("/recommend", headers=ADMIN, json={"page": "/prices", "top_k": 2})
+    assert response.status_code == 200, response.text
+    recommendation_id = response.json()["recommendation_id"]
+    second = response.json()["items"][1]["id"]
+    out = feedback(client, target="recommendation", id=f"{recommendation_id.upper()}/{second}", helpful=False)
+    assert (out["id"], out["reward"]) == (f"{recommendation_id}/{second}", -1.0)  # normalised
+    with session_of(client) as session:
+        row = session.get(RecommendationReward, (uuid.UUID(recommendation_id), second))
+        assert row is not None and (row.reward, row.source) == (-1.0, "feedback")
+    # An action the list did not show: 422 naming the id and the actions it did show.
+    error = feedback(client, 422, target="recommendation", id=f"{recommendation_id}/not_an_arm", helpful=True)
+    assert error["error"]["details"]["field"] == "id"
+    assert second in error["error"]["details"]["actions"]
+    with session_of(client) as session:
+        assert session.get(RecommendationReward, (uuid.UUID(recommendation_id), "not_an_arm")) is None

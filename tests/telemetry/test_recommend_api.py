@@ -12,12 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from luna_iems.errors import InvalidInputError
 from luna_iems.main import create_app
 from luna_iems.settings import Settings
 from luna_iems.telemetry.recommend import service as recommend_service
 from luna_iems.telemetry.recommend.arms import ARM_IDS
 from luna_iems.telemetry.recommend.features import DIM
-from luna_iems.telemetry.recommend.models import BanditArm
+from luna_iems.telemetry.recommend.models import BanditArm, RecommendationReward
 from luna_iems.telemetry.recommend.schemas import ReasonCode
 from tests.conftest import ADMIN_TOKEN, auth
 from tests.knowledge.api_support import container_of, ingest_text
@@ -200,7 +201,8 @@ def test_a_viewer_may_ask_and_the_key_is_stored(client: TestClient, make_key: An
     assert response.status_code == 200, response.text
     with container_of(client).session_factory() as session:
         stored = session.get(Recommendation, uuid.UUID(response.json()["recommendation_id"]))
-        assert stored is not None and stored.key_id is not None and stored.reward is None
+        assert stored is not None and stored.key_id is not None
+        assert session.scalars(select(RecommendationReward)).all() == []  # no reward yet
         assert stored.context["values"][0] == 1.0 and len(stored.context["values"]) == DIM
 
 
@@ -230,3 +232,29 @@ def test_a_rated_action_says_how_it_was_rated_and_a_fresh_one_how_it_fits(client
     assert rated["reason_code"] == "rated"
     assert rated["reason_params"]["mean_rating"] == 0.5 and rated["reason_params"]["ratings"] == 1
     assert rated["reason"] == "rated 0.50 on average in 1 similar situation"
+
+
+def test_each_action_of_a_list_keeps_its_own_reward(client: TestClient) -> None:
+    """A reward names an action of the list ("<id>/<arm>" at the API, `arm_id` here); each keeps its
+    latest reward; an action the list did not show is refused, naming the actions it did show."""
+    result = recommend(client, policy="linucb", page="/prices", at=EVENING, top_k=3)
+    rid = uuid.UUID(result["recommendation_id"])
+    top, second, third = (item["id"] for item in result["items"])
+    shown = {top, second, third}
+    hidden = next(arm for arm in ARM_IDS if arm not in shown)
+    with container_of(client).session_factory() as session:
+        assert recommend_service.apply_reward(session, rid, 1.0, source="test", arm_id=second)
+        assert recommend_service.apply_reward(session, rid, -0.5, source="test", arm_id=third)
+        assert recommend_service.apply_reward(session, rid, 0.5, source="test", arm_id=second)  # replaces
+        session.commit()
+        with pytest.raises(InvalidInputError) as refused:
+            recommend_service.apply_reward(session, rid, 1.0, source="test", arm_id=hidden)
+        session.rollback()
+    assert refused.value.details["actions"] == [top, second, third]
+    with container_of(client).session_factory() as session:
+        state = recommend_service.bandit_state(session)
+        rows = {r.arm_id: r.reward for r in session.scalars(select(RecommendationReward))}
+    assert rows == {second: 0.5, third: -0.5}
+    assert (state.n[second], state.reward_sum[second]) == (1, 0.5)
+    assert (state.n[third], state.reward_sum[third]) == (1, -0.5)
+    assert state.n[top] == 0 and state.n[hidden] == 0

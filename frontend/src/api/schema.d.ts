@@ -3074,7 +3074,8 @@ export interface components {
         };
         /**
          * FeedbackIn
-         * @description Explicit feedback on an answer (`id`: its `answer_id`) or a recommendation (`id`: its UUID).
+         * @description Explicit feedback on an answer (`id`: its `answer_id`) or a recommendation (`id`: its UUID, which
+         *     rewards its top-ranked action, or "<UUID>/<action id>" for one of its actions).
          */
         FeedbackIn: {
             /** Comment */

@@ -13,16 +13,13 @@ export function localIso(date: Date): string {
   );
 }
 
-/** What a signal on `item` is about. The API credits a recommendation's reward to its top-ranked action
- * (recommend.service.apply_reward), so only that item is named by the recommendation's UUID; the others
- * are recorded under "<recommendation>/<arm>" (stored, no reward) and documents under their own id. */
+/** What a signal on `item` is about: an action as "<recommendation>/<arm>", which the API credits to that
+ * action (recommend.service.apply_reward: one reward per recommendation and action, the latest); a
+ * document under its own id (stored, no reward). */
 export function itemRef(recommendation: RecommendRead, item: RecommendItem): { item_kind: ItemKind; item_id: string } {
   if (item.kind === "document") return { item_kind: "document", item_id: item.id };
-  const top = recommendation.items.find((candidate) => candidate.kind === "action");
-  if (top?.id === item.id) return { item_kind: "recommendation", item_id: recommendation.recommendation_id };
   return { item_kind: "recommendation", item_id: `${recommendation.recommendation_id}/${item.id}` };
 }
-
 
 /** The i18n key and values of an item's reason (`reason_code` + `reason_params` from the API): the page
  * words it in the user's language; a language without the key shows the API's English `reason`. Numbers

@@ -119,7 +119,8 @@ class IngestResult(BaseModel):
 
 
 class FeedbackIn(BaseModel):
-    """Explicit feedback on an answer (`id`: its `answer_id`) or a recommendation (`id`: its UUID)."""
+    """Explicit feedback on an answer (`id`: its `answer_id`) or a recommendation (`id`: its UUID, which
+    rewards its top-ranked action, or "<UUID>/<action id>" for one of its actions)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -112,13 +112,17 @@ def _implicit_rewards(session: Session, rows: list[dict[str, Any]], now: datetim
         reward = REWARDS.get(row["type"])
         if row["item_kind"] != "recommendation" or reward is None:
             continue
-        try:
-            recommendation_id = uuid.UUID(row["item_id"])
-        except ValueError:
+        target = recommendation_target(row["item_id"])
+        if target is None:
             continue  # not a recommendation of ours: the event is kept, it carries no reward
-        if not recommend_service.apply_reward(
-            session, recommendation_id, reward, source=f"event:{row['type']}"
-        ):
+        recommendation_id, arm_id = target
+        try:
+            found = recommend_service.apply_reward(
+                session, recommendation_id, reward, source=f"event:{row['type']}", arm_id=arm_id
+            )
+        except InvalidInputError:
+            continue  # an action the recommendation did not show: kept, no reward
+        if not found:
             continue
         repository.add_label(
             session=session,
@@ -126,7 +130,7 @@ def _implicit_rewards(session: Session, rows: list[dict[str, Any]], now: datetim
                 dedup_key=f"implicit:{row['event_id']}",
                 kind="implicit",
                 target="recommendation",
-                target_id=str(recommendation_id),
+                target_id=_target_text(recommendation_id, arm_id),
                 event_id=row["event_id"],
                 reward=reward,
                 created_at=now,
@@ -135,16 +139,33 @@ def _implicit_rewards(session: Session, rows: list[dict[str, Any]], now: datetim
         )
 
 
+def recommendation_target(item_id: str) -> tuple[uuid.UUID, str | None] | None:
+    """A recommendation's id, or "<recommendation id>/<arm id>" for one of its actions: (UUID, arm or
+    None for its top-ranked action); None when `item_id` is neither."""
+    head, _, arm = item_id.partition("/")
+    try:
+        recommendation_id = uuid.UUID(head)
+    except ValueError:
+        return None
+    return recommendation_id, arm or None
+
+
+def _target_text(recommendation_id: uuid.UUID, arm_id: str | None) -> str:
+    return f"{recommendation_id}/{arm_id}" if arm_id else str(recommendation_id)
+
+
 def _target_id(session: Session, key_id: uuid.UUID, feedback_in: FeedbackIn) -> str:
     """The normalised id of the feedback's target; raises InvalidInputError (malformed id) or
     NotFoundError (no such answer of this key)."""
     if feedback_in.target == "recommendation":
-        try:
-            return str(uuid.UUID(feedback_in.id))
-        except ValueError as exc:
+        target = recommendation_target(feedback_in.id)
+        if target is None:
             raise InvalidInputError(
-                f"id: a recommendation id is a UUID, not {feedback_in.id!r}", details={"field": "id"}
-            ) from exc
+                f"id: a recommendation id is a UUID (or '<UUID>/<action id>' for one of its actions), "
+                f"not {feedback_in.id!r}",
+                details={"field": "id"},
+            )
+        return _target_text(*target)
     if not feedback_in.id.isascii() or not feedback_in.id.isdigit() or len(feedback_in.id) > 18:
         raise InvalidInputError(
             f"id: an answer id is the answer_id of /rag/ask (a positive integer), not {feedback_in.id!r}",
@@ -163,8 +184,9 @@ def give_feedback(*, session: Session, key_id: uuid.UUID, feedback_in: FeedbackI
     """Store the key's verdict on an answer or a recommendation (reward +1 / -1).
 
     One label per key, target and id: a replay replaces the verdict and comment (`replaced` says so).
-    The recommender receives the reward each time; it keeps one per recommendation (the latest), so
-    replays never count twice.
+    The recommender receives the reward each time; it keeps one per recommendation and action (the
+    latest), so replays never count twice. A recommendation's `id` alone rewards its top-ranked action,
+    "<id>/<action id>" the action named.
     Raises NotFoundError (404) for an unknown answer or recommendation, InvalidInputError for a
     malformed id."""
     return _retry_once(session, lambda: _give_feedback(session, key_id, feedback_in))
@@ -175,13 +197,15 @@ def _give_feedback(session: Session, key_id: uuid.UUID, feedback_in: FeedbackIn)
     reward = REWARDS["helpful" if feedback_in.helpful else "not_helpful"]
     dedup_key = f"explicit:{key_id}:{feedback_in.target}:{target_id}"
     now = utcnow()
-    # The recommender keeps one reward per recommendation, the latest: a changed verdict replaces it.
-    if feedback_in.target == "recommendation" and not recommend_service.apply_reward(
-        session, uuid.UUID(target_id), reward, source="feedback"
+    # The recommender keeps one reward per recommendation and action, the latest: a changed verdict
+    # replaces it.
+    target = recommendation_target(target_id) if feedback_in.target == "recommendation" else None
+    if target is not None and not recommend_service.apply_reward(
+        session, target[0], reward, source="feedback", arm_id=target[1]
     ):
         session.rollback()
         raise NotFoundError(
-            f"recommendation {target_id} does not exist",
+            f"recommendation {target[0]} does not exist",
             details={"target": "recommendation", "id": target_id},
         )
     label = repository.get_label(session=session, dedup_key=dedup_key)

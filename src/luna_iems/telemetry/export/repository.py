@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from luna_iems.db.base import utcnow
 from luna_iems.telemetry.export.models import LearnBudget, LearnPriorImport
 from luna_iems.telemetry.models import Event
-from luna_iems.telemetry.recommend.models import Recommendation
+from luna_iems.telemetry.recommend.models import RecommendationReward
 
 EventRow = tuple[str, str, str | None, int | None]  # type, item_kind, user_hash, duration_ms
 
@@ -32,22 +31,16 @@ def iter_events(*, session: Session, ts_from: datetime, ts_to: datetime) -> Iter
         yield row[0], row[1], row[2], row[3]
 
 
-def iter_rewards(
-    *, session: Session, ts_from: datetime, ts_to: datetime
-) -> Iterator[tuple[list[dict[str, Any]], float]]:
-    """(items, reward) of recommendations rewarded in [ts_from, ts_to)."""
+def iter_rewards(*, session: Session, ts_from: datetime, ts_to: datetime) -> Iterator[tuple[str, float]]:
+    """(arm id, reward) of the recommendations' actions rewarded in [ts_from, ts_to)."""
     query = (
-        select(Recommendation.items, Recommendation.reward)
-        .where(
-            Recommendation.reward.is_not(None),
-            Recommendation.rewarded_at >= ts_from,
-            Recommendation.rewarded_at < ts_to,
-        )
+        select(RecommendationReward.arm_id, RecommendationReward.reward)
+        .where(RecommendationReward.rewarded_at >= ts_from, RecommendationReward.rewarded_at < ts_to)
+        .order_by(RecommendationReward.rewarded_at, RecommendationReward.recommendation_id)
         .execution_options(yield_per=2000)
     )
-    for items, reward in session.execute(query):
-        if reward is not None:
-            yield list(items or []), float(reward)
+    for arm_id, reward in session.execute(query):
+        yield str(arm_id), float(reward)
 
 
 def list_ledgers(*, session: Session, ledgers: list[str] | None = None) -> list[LearnBudget]:

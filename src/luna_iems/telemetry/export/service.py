@@ -173,11 +173,10 @@ def _metrics(session: Session, ts_from: datetime, ts_to: datetime, epsilon_part:
     arm_ids = list(arm_catalog.ARM_IDS)
     reward_n: Counter[str] = Counter()
     reward_sum: defaultdict[str, float] = defaultdict(float)
-    for items, reward in repository.iter_rewards(session=session, ts_from=ts_from, ts_to=ts_to):
-        arm = next((item.get("id") for item in items if item.get("kind") == "action"), None)
+    for arm, reward in repository.iter_rewards(session=session, ts_from=ts_from, ts_to=ts_to):
         if arm in arm_ids and math.isfinite(reward):
-            reward_n[str(arm)] += 1
-            reward_sum[str(arm)] += min(max(reward, -noise.REWARD_BOUND), noise.REWARD_BOUND)
+            reward_n[arm] += 1
+            reward_sum[arm] += min(max(reward, -noise.REWARD_BOUND), noise.REWARD_BOUND)
 
     cells = [(kind, type_) for kind in ITEM_KINDS for type_ in EVENT_TYPES]
     noisy_counts = noise.laplace(

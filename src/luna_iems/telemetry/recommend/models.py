@@ -1,9 +1,10 @@
 """Tables of the recommendations: every answer of `POST /recommend` and the bandit statistics per arm.
 
 `recommendations` keeps what was shown (ranked items) for which context (the feature vector), so a
-later reward (`service.apply_reward`) can credit the arm that was shown first with the same features.
-`bandit_arms` holds the linear model of each arm (A, b, n, reward sum), updated in the transaction
-that stores the reward.
+later reward (`service.apply_reward`) can credit the arm it names (by default the one shown first) with
+the same features. `recommendation_rewards` keeps the latest reward of each (recommendation, arm): a
+changed vote replaces it, never counts twice. `bandit_arms` holds the linear model of each arm (A, b,
+n, reward sum), updated in the transaction that stores the reward.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Uuid
+from sqlalchemy import Float, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from luna_iems.db.base import Base, JSONType, UTCDateTime, utcnow
@@ -23,7 +24,7 @@ SOURCE_MAX_CHARS = 40
 
 
 class Recommendation(Base):
-    """One answer of `POST /recommend`: the context's features and the ranked items, and its reward."""
+    """One answer of `POST /recommend`: the context's features and the ranked items."""
 
     __tablename__ = "recommendations"
 
@@ -35,9 +36,20 @@ class Recommendation(Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSONType)
     # [{"kind", "id", "title", "score", "reason", "link"}, ...] best first.
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
-    reward: Mapped[float | None] = mapped_column(Float)
-    reward_source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_CHARS))
-    rewarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecommendationReward(Base):
+    """The latest reward one action of a recommendation received (explicit feedback or an event)."""
+
+    __tablename__ = "recommendation_rewards"
+
+    recommendation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("recommendations.recommendation_id", ondelete="CASCADE"), primary_key=True
+    )
+    arm_id: Mapped[str] = mapped_column(String(ARM_ID_MAX_CHARS), primary_key=True)
+    reward: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS))
+    rewarded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class BanditArm(Base):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from luna_iems.telemetry.recommend.models import BanditArm, Recommendation
+from luna_iems.telemetry.recommend.models import BanditArm, Recommendation, RecommendationReward
 
 
 def add_recommendation(*, session: Session, recommendation: Recommendation) -> None:
@@ -24,6 +24,15 @@ def get_recommendation(
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).one_or_none()
+
+
+def get_reward(*, session: Session, recommendation_id: uuid.UUID, arm_id: str) -> RecommendationReward | None:
+    return session.get(RecommendationReward, (recommendation_id, arm_id))
+
+
+def add_reward(*, session: Session, reward: RecommendationReward) -> None:
+    session.add(reward)
+    session.flush()
 
 
 def list_arms(*, session: Session, policy: str, for_update: bool = False) -> list[BanditArm]:

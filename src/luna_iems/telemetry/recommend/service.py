@@ -44,7 +44,7 @@ from luna_iems.telemetry.recommend.bandits import (
     thompson_scores,
 )
 from luna_iems.telemetry.recommend.deps import RecommendDeps
-from luna_iems.telemetry.recommend.models import BanditArm, Recommendation
+from luna_iems.telemetry.recommend.models import BanditArm, Recommendation, RecommendationReward
 from luna_iems.telemetry.recommend.schemas import (
     ArmList,
     ArmRead,
@@ -128,15 +128,25 @@ def _store(row: BanditArm, stats: ArmStats) -> None:
     row.updated_at = utcnow()
 
 
-def apply_reward(session: Session, recommendation_id: uuid.UUID, reward: float, *, source: str) -> bool:
-    """Records `reward` (expected in -1..1: helpful 1, not helpful 0 or -1) for a stored recommendation.
+def apply_reward(
+    session: Session,
+    recommendation_id: uuid.UUID,
+    reward: float,
+    *,
+    source: str,
+    arm_id: str | None = None,
+) -> bool:
+    """Records `reward` (expected in -1..1: helpful 1, not helpful 0 or -1) for one action of a stored
+    recommendation: `arm_id`, or by default its first item of kind `action` (the top-ranked action).
 
-    Credit: the arm of the first item of kind `action` (the top-ranked action), with the context vector
-    stored with the recommendation: A += x xᵀ, b += r x, n += 1, reward_sum += r. Documents are not arms
-    and learn nothing. One reward per recommendation: a second call replaces the first (A and n stay,
-    b and reward_sum are corrected by the difference), so a changed vote never counts twice.
-    Returns False for an unknown id. Raises InvalidInputError for a non-finite reward. Does NOT commit:
-    the caller's transaction stores the recommendation's reward and the arm's statistics together."""
+    Credit: that arm, with the context vector stored with the recommendation: A += x xᵀ, b += r x,
+    n += 1, reward_sum += r. Documents are not arms and learn nothing. One reward per (recommendation,
+    action): a second call replaces the first (A and n stay, b and reward_sum are corrected by the
+    difference), so a changed vote never counts twice; a vote on another action of the same list is
+    that action's own.
+    Returns False for an unknown recommendation. Raises InvalidInputError for a non-finite reward or an
+    `arm_id` that is not an action of this recommendation. Does NOT commit: the caller's transaction
+    stores the reward and the arm's statistics together."""
     if not math.isfinite(reward):
         raise InvalidInputError(
             f"reward: must be a finite number, got {reward!r}", details={"field": "reward"}
@@ -146,13 +156,25 @@ def apply_reward(session: Session, recommendation_id: uuid.UUID, reward: float, 
     )
     if recommendation is None:
         return False
-    previous = recommendation.reward
-    recommendation.reward = float(reward)
-    recommendation.reward_source = source[:40]
-    recommendation.rewarded_at = utcnow()
-    arm_id = next((item["id"] for item in recommendation.items if item.get("kind") == "action"), None)
+    actions = [item["id"] for item in recommendation.items if item.get("kind") == "action"]
+    if arm_id is None:
+        arm_id = actions[0] if actions else None
+    elif arm_id not in actions:
+        raise InvalidInputError(
+            f"id: {arm_id!r} is not an action of recommendation {recommendation_id} "
+            f"(its actions: {', '.join(actions)})",
+            details={"field": "id", "arm_id": arm_id, "actions": actions},
+        )
     if arm_id is None or arm_id not in arm_catalog.BY_ID:
         return True
+    stored = repository.get_reward(session=session, recommendation_id=recommendation_id, arm_id=arm_id)
+    previous = stored.reward if stored is not None else None
+    if stored is None:
+        stored = RecommendationReward(
+            recommendation_id=recommendation_id, arm_id=arm_id, reward=float(reward), source=source[:40]
+        )
+        repository.add_reward(session=session, reward=stored)
+    stored.reward, stored.source, stored.rewarded_at = float(reward), source[:40], utcnow()
     x = np.asarray(recommendation.context["values"], dtype=np.float64)
     row = _arm_row(session, arm_id)
     stats = _load_stats(session)[arm_id]
