@@ -19,8 +19,9 @@ DATA = Path(__file__).resolve().parent / "data"
 ARGUANA = DATA / "beir-arguana"
 LAWS_DIR = DATA / "de-laws"
 QUESTIONS = DATA / "german_law_questions.jsonl"  # the dev split: earlier settings were tuned on it
+DEV2_QUESTIONS = DATA / "german_law_questions_dev2.jsonl"  # a second tuning split (everyday wording)
 TEST_QUESTIONS = DATA / "german_law_questions_test.jsonl"  # held out: report only, never tune on it
-SPLITS = {"dev": QUESTIONS, "test": TEST_QUESTIONS}
+SPLITS = {"dev": QUESTIONS, "dev2": DEV2_QUESTIONS, "test": TEST_QUESTIONS}
 # law key -> (file, title): the keys are the "law" values of german_law_questions.jsonl
 LAWS = {
     "enwg": ("enwg.md", "Energiewirtschaftsgesetz (EnWG)"),

@@ -28,6 +28,11 @@ the query gets the label the chunks carry. Short forms are matched as whole word
 full names anywhere in the query with spaces, hyphens and inflection ignored ("Erneuerbare-Energien-
 Gesetzes"). The table is general knowledge of German energy law, not tuned to any question set.
 
+Everyday words (2026-12-06). Questions say "Smart Meter", "Stromanbieter", "Beschwerde"; the laws say
+"intelligentes Messsystem", "Lieferant", "Verbraucherbeschwerde". `everyday_expansions` gives the
+statute's words for a query's everyday words (EVERYDAY_TERMS); retrieval adds them, and the index
+compounds ending in a query word (lexical.compound_heads), to German queries at a lower weight.
+
 Why no library: the maintained German splitters on PyPI either need Python 3.12 (charsplit-fst),
 are unmaintained since 2020 with their own frequency list (compound-split), or ship large
 dictionaries (hunspell-based); none knows the customer's vocabulary, which is what matters here.
@@ -88,6 +93,76 @@ def prefix_section_terms(text: str, *, heading_separator: str, prefix_separator:
         return []
     innermost = head.rsplit(heading_separator, 1)[-1]
     return heading_section_terms(innermost)
+
+
+# Everyday words for what German energy law names otherwise: (everyday forms, the statute's words). A
+# question says "Smart Meter", "Stromanbieter", "PV-Anlage", "Vermieter"; the laws say "intelligentes
+# Messsystem", "Lieferant", "Solaranlage", "Anschlussnehmer". General vocabulary of the field (what
+# consumer advice pages explain), not taken from any question set; see `everyday_expansions`.
+EVERYDAY_TERMS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("smartmeter", "smart meter", "intelligenter zähler"), "intelligentes Messsystem"),
+    (("zähler", "stromzähler", "gaszähler", "wärmezähler"), "Messeinrichtung Messstelle"),
+    (
+        ("zählerbetreiber", "zählerdienstleister", "messdienstleister", "zählerbetrieb"),
+        "Messstellenbetreiber Messstellenbetrieb",
+    ),
+    (
+        ("anbieter", "versorger", "stromanbieter", "gasanbieter", "stromversorger", "energieversorger"),
+        "Lieferant Energielieferant",
+    ),
+    (("anbieterwechsel", "versorgerwechsel", "stromwechsel"), "Lieferantenwechsel"),
+    (("schlussrechnung", "endabrechnung", "schlussabrechnung"), "Abschlussrechnung"),
+    (
+        ("photovoltaik", "pv", "solardach", "balkonkraftwerk", "solarmodul"),
+        "Solaranlage solare Strahlungsenergie",
+    ),
+    (("windrad", "windräder", "windkraftanlage", "windkraft", "windpark"), "Windenergieanlage Windenergie"),
+    (("elektroauto", "autos", "auto", "wallbox"), "Elektromobil Ladepunkt"),
+    (("ladesäule", "ladesäulen", "ladestation"), "Ladepunkt"),
+    (("wärmepumpe", "nachtspeicher"), "steuerbare Verbrauchseinrichtung"),
+    (("mieter", "bewohner"), "Anschlussnutzer Letztverbraucher"),
+    (("vermieter", "hauseigentümer", "eigentümer", "hausbesitzer"), "Anschlussnehmer"),
+    (("haushalt", "privatkunde", "privathaushalt"), "Haushaltskunde Letztverbraucher"),
+    (("kunde", "kunden", "stromkunde", "verbraucher"), "Letztverbraucher"),
+    (("stadt", "kommune", "kommunal"), "Gemeinde"),
+    (("straße", "straßen", "gehweg"), "öffentliche Verkehrswege"),
+    (("stromleitung", "kabel"), "Leitung"),
+    (("hausanschluss",), "Netzanschluss"),
+    (("ökostrom", "grünstrom"), "Strom aus erneuerbaren Energien"),
+    (("förderung", "gefördert"), "Zahlungsanspruch"),
+    (("genossenschaft", "bürgerenergie"), "Bürgerenergiegesellschaft"),
+    (("sperre", "stromsperre", "abstellen", "abgestellt", "abschalten"), "Versorgungsunterbrechung"),
+    (("gebühr", "gebühren"), "Entgelt"),
+    (("netzgebühr", "netzgebühren"), "Netzentgelt"),
+    (("strompreis", "stromtarif"), "Tarif"),
+    (("pleite", "insolvent", "insolvenz"), "Ausfall"),
+    (("speicher", "batterie", "batteriespeicher", "heimspeicher"), "Energiespeicheranlage Speicher"),
+    (("stromausfall", "blackout"), "Versorgungsstörung Unterbrechung"),
+    (("marktstammdatenregister",), "Register"),
+    (("eigenverbrauch", "selbstverbrauch", "selbstverbraucht"), "Eigenversorgung"),
+    (("mehrfamilienhaus", "wohnhaus", "mietshaus"), "Liegenschaft Gebäude"),
+)
+_EVERYDAY: dict[str, str] = {form.casefold(): words for forms, words in EVERYDAY_TERMS for form in forms}
+
+
+def everyday_expansions(query: str) -> list[str]:
+    """The statute's words for everyday words of a query, from EVERYDAY_TERMS (case-insensitive).
+
+    A form matches a whole word, or the start or end of a compound word of the query ("Stromanbieter"
+    ends with "anbieter"); a longer matching form wins over a shorter one inside it, so "Vermieter" is
+    the owner, not the tenant ("mieter"). Forms of two words match the phrase."""
+    folded = query.casefold()
+    found: list[str] = []
+    for phrase in (f for f in _EVERYDAY if " " in f):
+        if re.search(rf"\b{re.escape(phrase)}", folded):
+            found.append(_EVERYDAY[phrase])
+    for token in re.findall(r"[^\W\d_]+", folded):
+        matches = [f for f in _EVERYDAY if " " not in f and (token.startswith(f) or token.endswith(f))]
+        matches = [f for f in matches if len(f) >= 5 or f == token]
+        for form in matches:
+            if not any(form != other and form in other for other in matches):
+                found.append(_EVERYDAY[form])
+    return list(dict.fromkeys(found))
 
 
 # German energy laws: (short forms, full names). The first short form is the usual abbreviation;

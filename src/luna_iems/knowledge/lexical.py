@@ -30,7 +30,8 @@ chunks of similar size), and IDF = ln(1 + (N - df + 0.5) / (df + 0.5)), always p
 
     score(d, q) = sum over distinct t in q of IDF(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl))
 
-N, df and avgdl count the live documents only. |d| is the number of analysed terms of d.
+N, df and avgdl count the live documents only. |d| is the number of analysed terms of d. A query may
+weight its terms (expansion terms count less) and set its own k1 and b (German queries: 0.9 / 0.75).
 
 Persistence is not here: the knowledge store keeps each chunk's terms (compactly, via
 `to_term_counts`) and calls `add_counts` at start-up.
@@ -38,6 +39,8 @@ Persistence is not here: the knowledge store keeps each chunk's terms (compactly
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import re
 import threading
@@ -226,6 +229,35 @@ def compound_terms(text: str, *, df: Callable[[str], int]) -> list[str]:
     return list(dict.fromkeys(parts))
 
 
+def compound_heads(
+    text: str,
+    *,
+    ending_with: Callable[[str], list[str]],
+    df: Callable[[str], int],
+    per_word: int,
+    min_stem: int = 5,
+    min_modifier: int = 4,
+) -> list[str]:
+    """Index compounds whose last part is a German query word, the reverse of `compound_terms`: the
+    question says "Beschwerde", the law "Verbraucherbeschwerde" (both stemmed: "beschwerd" ->
+    "verbraucherbeschwerd"). A German compound is a kind of its last part, so these are narrower terms
+    of the query word. Per query word (stem of at least `min_stem` letters, no stop word) the
+    `per_word` compounds with the highest document frequency whose modifier has `min_modifier` letters
+    or more. `ending_with` lists index terms ending with a stem, `df` gives a term's document frequency.
+    """
+    found: list[str] = []
+    for token in dict.fromkeys(tokenize(text)):
+        if token in _ALL_STOP_WORDS or not token.isalpha():
+            continue
+        stem = stem_german(token)
+        if len(stem) < min_stem:
+            continue
+        longer = [t for t in ending_with(stem) if len(t) - len(stem) >= min_modifier]
+        longer.sort(key=lambda t: (-df(t), t))
+        found.extend(longer[:per_word])
+    return list(dict.fromkeys(found))
+
+
 def to_term_counts(terms: Iterable[str]) -> dict[str, int]:
     """A term list as {term: count}, the compact form to store (as JSON) next to a chunk."""
     return dict(Counter(terms))
@@ -301,6 +333,7 @@ class LexicalIndex:
         self._tombstones = 0
         self._version = 0  # bumped by every change; keys the cached term count
         self._terms_cache: tuple[int, int] = (-1, 0)
+        self._suffix_cache: tuple[int, list[str]] = (-1, [])  # reversed terms, sorted, by version
 
     analyze_document = staticmethod(analyze_document)
 
@@ -451,6 +484,25 @@ class LexicalIndex:
             ids = (self._doc_ids[s] for s in p.arrays()[0].tolist())
             return [doc_id for doc_id in ids if doc_id is not None]
 
+    def terms_ending_with(self, suffix: str) -> list[str]:
+        """Live index terms that end with `suffix` and are longer than it (German compounds whose last
+        part is `suffix`: "beschwerd" -> "verbraucherbeschwerd"), in sorted order."""
+        with self._lock:
+            version, reversed_terms = self._suffix_cache
+            if version != self._version:
+                reversed_terms = sorted(t[::-1] for t in self._postings)
+                self._suffix_cache = (self._version, reversed_terms)
+            key = suffix[::-1]
+            start = bisect.bisect_right(reversed_terms, key)
+            found: list[str] = []
+            for candidate in itertools.islice(reversed_terms, start, None):
+                if not candidate.startswith(key):
+                    break
+                term = candidate[::-1]
+                if self.df(term) > 0:
+                    found.append(term)
+            return sorted(found)
+
     def df(self, term: str) -> int:
         """Live documents containing `term` (0 if none)."""
         with self._lock:
@@ -467,15 +519,26 @@ class LexicalIndex:
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
     def search(
-        self, query_terms: Sequence[str], *, top_k: int, allowed: set[str] | None = None
+        self,
+        query_terms: Sequence[str],
+        *,
+        top_k: int,
+        allowed: set[str] | None = None,
+        weights: Mapping[str, float] | None = None,
+        k1: float | None = None,
+        b: float | None = None,
     ) -> list[tuple[str, float]]:
         """The `top_k` best (doc_id, BM25 score) pairs, best first; equal scores by doc id.
 
-        Each distinct query term counts once. `allowed`, when given, restricts the hits to those ids.
-        Documents matching no query term are never returned.
+        Each distinct query term counts once, times its entry in `weights` (default 1; expansion terms
+        of pseudo-relevance feedback weigh less). `k1` and `b` override the index's parameters for this
+        query. `allowed`, when given, restricts the hits to those ids. Documents matching no query term
+        are never returned.
         """
         if top_k <= 0:
             return []
+        k1 = self.k1 if k1 is None else k1
+        b = self.b if b is None else b
         with self._lock:
             n_docs = len(self._slot_of)
             if n_docs == 0:
@@ -493,10 +556,10 @@ class LexicalIndex:
                 df = self._df(p, slots)
                 if df == 0:
                     continue
-                idf = self._idf(df, n_docs)
-                norm = self.k1 * (1.0 - self.b + self.b * lengths[slots] / avgdl)
+                idf = self._idf(df, n_docs) * (1.0 if weights is None else weights.get(term, 1.0))
+                norm = k1 * (1.0 - b + b * lengths[slots] / avgdl)
                 slot_parts.append(slots)
-                score_parts.append(idf * tfs * (self.k1 + 1.0) / (tfs + norm))
+                score_parts.append(idf * tfs * (k1 + 1.0) / (tfs + norm))
             if not slot_parts:
                 return []
             scores = np.bincount(

@@ -3,6 +3,10 @@
 RRF (Cormack et al., 2009) needs no score calibration between the two rankings: a chunk's fused
 score is the sum over rankings of 1 / (k + rank). Each ranking contributes its top
 RETRIEVAL_CANDIDATES; the lexical index is the in-memory one kept current by ingest.
+
+German queries (2026-12-06) also search, at lower weight, the statute's words for their everyday words
+(german.EVERYDAY_TERMS, weight EVERYDAY_WEIGHT) and the index compounds ending in a query word
+(COMPOUND_HEADS), with BM25 k1 0.9 / b 0.75 (GERMAN_BM25); English queries are scored as before.
 """
 
 from __future__ import annotations
@@ -15,9 +19,19 @@ from typing import Literal
 
 from luna_iems.knowledge import repository
 from luna_iems.knowledge.deps import KnowledgeDeps
-from luna_iems.knowledge.german import law_alias_words, query_section_terms
+from luna_iems.knowledge.german import (
+    everyday_expansions,
+    law_alias_words,
+    query_section_terms,
+)
 from luna_iems.knowledge.index import KnowledgeIndex
-from luna_iems.knowledge.lexical import analyze, analyze_query, compound_terms, detect_language
+from luna_iems.knowledge.lexical import (
+    analyze,
+    analyze_query,
+    compound_heads,
+    compound_terms,
+    detect_language,
+)
 from luna_iems.knowledge.schemas import SearchFilters, SearchHit, SearchResult
 from luna_iems.ports import VectorFilter
 
@@ -26,6 +40,11 @@ SNIPPET_CHARS = 280
 SECTION_RANKING = True  # fuse the chunks of sections the query names as a third ranking
 MAX_SECTION_CHUNKS = 200
 LAW_ALIASES = True  # a law named in the query also searches its other short forms ("MsbG" -> "MessbG")
+# German queries only (detect_language == "de"); English queries take none of these paths.
+GERMAN_BM25: tuple[float, float] | None = (0.9, 0.75)  # (k1, b) for German queries; None: the index's
+EVERYDAY_WEIGHT = 1.0  # weight of the statute's words for everyday words (german.EVERYDAY_TERMS); 0 = off
+COMPOUND_HEADS = 1  # per query word, index compounds ending in it ("beschwerd" -> "verbraucherbeschwerd")
+COMPOUND_HEAD_WEIGHT = 0.3  # their weight relative to a query term
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ(0-9§])")
 
 
@@ -77,6 +96,7 @@ def search(
     depth = max(settings.retrieval_candidates, top_k)
     candidates: dict[str, _Candidate] = {}
     language = detect_language(query)
+    german = language == "de"
     # Both stemmers: a short query (one German word) cannot be told apart by language reliably.
     terms = analyze_query(query)
     law_terms: list[str] = []
@@ -107,7 +127,22 @@ def search(
             )
         if settings.split_compounds:
             terms = list(dict.fromkeys(terms + compound_terms(query, df=index.lexical.df)))
-        lexical_hits = index.search(terms, top_k=depth, allowed=allowed)
+        bm25 = GERMAN_BM25 if german and GERMAN_BM25 else (None, None)
+        weights: dict[str, float] = {}
+        if german and COMPOUND_HEADS > 0:
+            heads = compound_heads(
+                query,
+                ending_with=index.lexical.terms_ending_with,
+                df=index.lexical.df,
+                per_word=COMPOUND_HEADS,
+            )
+            weights = {t: COMPOUND_HEAD_WEIGHT for t in heads if t not in terms}
+        if german and EVERYDAY_WEIGHT > 0:
+            statute = analyze(" ".join(everyday_expansions(query)), "de")
+            weights |= {t: EVERYDAY_WEIGHT for t in statute if t not in terms}
+        lexical_hits = index.lexical.search(
+            [*terms, *weights], top_k=depth, allowed=allowed, weights=weights or None, k1=bm25[0], b=bm25[1]
+        )
         for rank, (chunk_id, score) in enumerate(lexical_hits, start=1):
             entry = candidates.setdefault(chunk_id, _Candidate(chunk_id))
             entry.lexical_score, entry.lexical_rank = score, rank
