@@ -172,10 +172,7 @@ def _uniform_fields(stamps: Sequence[str]) -> _Fields | None:
         return None
 
     def number(*columns: int) -> npt.NDArray[np.int64]:
-        value = np.zeros(n, dtype=np.int64)
-        for column in columns:
-            value = value * 10 + d[:, column]
-        return value
+        return _decimal(d, columns)
 
     micros = np.zeros(n, dtype=np.int64)
     for i in range(digits):
@@ -225,10 +222,7 @@ def _general_fields(stamps: Sequence[str]) -> _Fields | None:
         return None
 
     def number(*positions: int) -> npt.NDArray[np.int64]:
-        value = np.zeros(n, dtype=np.int64)
-        for p in positions:
-            value = value * 10 + d[:, p]
-        return value
+        return _decimal(d.astype(np.int64), positions)
 
     return (
         number(0, 1, 2, 3), number(5, 6), number(8, 9), number(11, 12), number(14, 15), number(17, 18),
@@ -237,6 +231,14 @@ def _general_fields(stamps: Sequence[str]) -> _Fields | None:
         np.where(zulu, 0, d[at, o + 1] * 10 + d[at, o + 2]),
         np.where(zulu, 0, d[at, o + 4] * 10 + d[at, o + 5]),
     )  # fmt: skip
+
+
+def _decimal(digits: npt.NDArray[np.int64], columns: Sequence[int]) -> npt.NDArray[np.int64]:
+    """The decimal number each row's digit values in `columns` spell (most significant first)."""
+    value = np.zeros(digits.shape[0], dtype=np.int64)
+    for column in columns:
+        value = value * 10 + digits[:, column]
+    return value
 
 
 def _instants(fields: _Fields) -> npt.NDArray[np.int64] | None:
