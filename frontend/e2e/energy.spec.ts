@@ -73,6 +73,8 @@ test("Smart meters: live values, trend, quality, simulation start and stop", asy
   await expect(page.getByTestId("newest-reading")).toContainText("Newest reading:");
   await expect(page.getByTestId("trend-chart").locator("canvas").first()).toBeVisible();
   await expect(page.getByTestId("quality")).toContainText("%");
+  // Totals of the shown week for the site: GET /kpis, the figures Luna's KPI answers cite.
+  await expect(page.getByTestId("period-kpis")).toContainText(/\d kWh|\d MWh/);
   await shoot(page, "meters");
 
   const before = await page.getByTestId("newest-reading").textContent();

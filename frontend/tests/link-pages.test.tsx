@@ -31,6 +31,12 @@ afterEach(() => {
   sessionStorage.clear();
 });
 
+const KPIS = {
+  consumption_kwh: 1234.5, production_kwh: 100, import_kwh: 1200, export_kwh: 65.5, self_consumption_rate: 0.345, autarky_rate: 0.028,
+  peak_load_kw: 12.5, peak_load_at: "2026-12-01T17:15:00Z", peak_import_kw: 12.5, import_cost_eur: 300, export_revenue_eur: 5, net_cost_eur: 295,
+  priced_share: 1, coverage: 0.99,
+};
+
 describe("Smart meters link", () => {
   function backend(calls: URL[]) {
     return fakeApi((url) => {
@@ -41,6 +47,7 @@ describe("Smart meters link", () => {
       if (url.pathname === "/timeseries/readings/columns") return { status: 200, body: { meter_id: url.searchParams.get("meter_id"), timezone: "UTC", bucket: "1h", agg: "avg", truncated: false, ts: ["2026-11-30T09:00:00Z"], consumption_kw: [2], production_kw: [0], coverage: [1] } };
       if (url.pathname === "/quality") return { status: 200, body: { items: [] } };
       if (url.pathname === "/sim/status") return { status: 200, body: { running: false, interval_s: 5, rows_written: 0, ticks: 0 } };
+      if (url.pathname === "/kpis") return { status: 200, body: KPIS };
       return notFound;
     });
   }
@@ -59,6 +66,13 @@ describe("Smart meters link", () => {
     expect(asked?.searchParams.get("from")).toBe(new Date(midnight("2026-11-30", tz)).toISOString());
     expect(asked?.searchParams.get("to")).toBe(new Date(midnight("2026-12-07", tz)).toISOString());
     expect(columns(calls).some((url) => url.searchParams.get("meter_id") === "m1")).toBe(false);
+    // The totals under the chart are GET /kpis for the same site and window (what Luna's KPI answer cites).
+    const totals = await screen.findByTestId("period-kpis");
+    expect(totals).toHaveTextContent("1,234.5 kWh");
+    const kpis = calls.find((url) => url.pathname === "/kpis");
+    expect(kpis?.searchParams.get("site")).toBe("plant");
+    expect(kpis?.searchParams.get("from")).toBe(asked?.searchParams.get("from"));
+    expect(kpis?.searchParams.get("to")).toBe(asked?.searchParams.get("to"));
 
     await userEvent.selectOptions(screen.getByLabelText("Range"), "24h");
     await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent(/^\?site=plant$/));

@@ -8,24 +8,15 @@ import type { AlertList, AlertRead, Kpis, MeterList, ReadingPoint, ReadingSeries
 import { useAuth } from "../../auth/context";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
+import { KpiGrid } from "../../components/KpiGrid";
 import { LazyPowerChart } from "../../components/LazyPowerChart";
 import { LunaChat } from "../../components/luna/LunaChat";
-import { dateTime, duration, energy, euro, percent, time, withUnit } from "../../format";
+import { dateTime, duration, withUnit } from "../../format";
 import { withParams } from "../meters/linkParams";
 import { homeLink, pickSite } from "./linkParams";
 import { periods, sumByTime } from "./periods";
 import { PlanCard } from "./PlanCard";
 import { RecommendCard } from "./RecommendCard";
-
-function Kpi({ label, value, hint }: { label: string; value: string; hint?: string }) {
-  return (
-    <div className="rounded-md border border-slate-200 p-3 dark:border-slate-800">
-      <dt className="text-xs font-medium uppercase tracking-wide text-slate-600 dark:text-slate-400">{label}</dt>
-      <dd className="mt-1 text-xl font-semibold tabular-nums">{value}</dd>
-      {hint && <dd className="text-xs text-slate-600 dark:text-slate-400">{hint}</dd>}
-    </div>
-  );
-}
 
 function KpiPanel({ title, site, range }: { title: string; site: string; range: { from: string; to: string } }) {
   const { t } = useTranslation();
@@ -40,17 +31,7 @@ function KpiPanel({ title, site, range }: { title: string; site: string; range: 
       ) : kpis.isError ? (
         <ErrorNote error={kpis.error} />
       ) : (
-        <>
-          <dl className="grid grid-cols-2 gap-2 sm:grid-cols-3" data-testid="kpis">
-            <Kpi label={t("home.consumption")} value={energy(kpis.data.consumption_kwh)} />
-            <Kpi label={t("home.production")} value={energy(kpis.data.production_kwh)} />
-            <Kpi label={t("home.selfConsumption")} value={percent(kpis.data.self_consumption_rate)} />
-            <Kpi label={t("home.autarky")} value={percent(kpis.data.autarky_rate)} />
-            <Kpi label={t("home.peak")} value={withUnit(kpis.data.peak_load_kw, "kW")} hint={kpis.data.peak_load_at ? time(kpis.data.peak_load_at) : undefined} />
-            <Kpi label={t("home.cost")} value={euro(kpis.data.net_cost_eur)} hint={t("home.pricedShare", { value: percent(kpis.data.priced_share) })} />
-          </dl>
-          <p className="mt-2 text-xs text-slate-600 dark:text-slate-400">{t("home.coverage", { value: percent(kpis.data.coverage) })}</p>
-        </>
+        <KpiGrid kpis={kpis.data} peakWithDate={Date.parse(range.to) - Date.parse(range.from) > 86_400_000} />
       )}
     </Card>
   );

@@ -5,10 +5,11 @@ import { useSearchParams } from "react-router";
 import { api } from "../../api/client";
 import { allows } from "../../api/roles";
 import type { components } from "../../api/schema";
-import type { MeterList, MeterRead, ReadingColumns, ReadingPoint } from "../../api/types";
+import type { Kpis, MeterList, MeterRead, ReadingColumns, ReadingPoint } from "../../api/types";
 import { useAuth } from "../../auth/context";
 import { Card, Loading } from "../../components/Card";
 import { ErrorNote } from "../../components/ErrorNote";
+import { KpiGrid } from "../../components/KpiGrid";
 import { useTheme } from "../../components/theme";
 import { dateTime, duration, num, percent, withUnit } from "../../format";
 import { LazyEChart } from "../energy/LazyEChart";
@@ -242,33 +243,53 @@ function TrendCard({ scope, scopeLabel, linked, onRange }: { scope: Scope; scope
   const points = shaped ? Math.max(shaped.consumption.length, shaped.production.length) : 0;
   const label = t("smartMeters.chart", { what: t(`smartMeters.aggs.${agg}`), scope: scopeLabel, bucket: t(`smartMeters.buckets.${bucket}`), unit });
   return (
-    <Card
-      title={t("smartMeters.trend")}
-      className="lg:col-span-3"
-      actions={
-        <div className="flex flex-wrap items-center gap-3">
-          <Select label={t("smartMeters.range")} value={link ? "link" : range} options={rangeIds} onChange={pickRange} text={rangeText} />
-          <Select label={t("smartMeters.bucket")} value={bucket} options={link ? bucketsForHours(hours) : bucketsFor(range)} onChange={setBucket} text={(v) => t(`smartMeters.buckets.${v}`)} />
-          <Select label={t("smartMeters.agg")} value={agg} options={aggs} onChange={setAgg} text={(v) => t(`smartMeters.aggs.${v}`)} />
-        </div>
-      }
-    >
-      {scope.kind === "site" && <p className={`mb-1 text-xs ${muted}`}>{t("smartMeters.siteAggs")}</p>}
-      {failed ? (
-        <ErrorNote error={failed.error} />
-      ) : !option || !shaped ? (
-        <Loading />
-      ) : (
-        <>
-          <p className="mb-1 text-sm font-medium">{label}</p>
-          <LazyEChart option={option} label={label} testId="trend-chart" height={340} dataAt={dataAt} onRendered={(ms) => setRendered({ at: dataAt ?? 0, ms })} />
-          <p className={`mt-1 text-xs ${muted}`} data-testid="trend-stats" data-points={points} data-render-ms={rendered && rendered.at === dataAt ? rendered.ms : ""} data-rendered-at={rendered && rendered.at === dataAt ? rendered.at + rendered.ms : ""}>
-            {t("smartMeters.points", { count: points })}
-            {rendered && rendered.at === dataAt ? ` · ${t("smartMeters.drawn", { ms: rendered.ms })}` : ""} · {gaps ? t("smartMeters.gaps", { count: gaps }) : t("smartMeters.noGaps")}
-          </p>
-          {data?.some((series) => series.truncated) && <p role="alert">{t("smartMeters.truncated")}</p>}
-        </>
-      )}
+    <>
+      <Card
+        title={t("smartMeters.trend")}
+        className="lg:col-span-3"
+        actions={
+          <div className="flex flex-wrap items-center gap-3">
+            <Select label={t("smartMeters.range")} value={link ? "link" : range} options={rangeIds} onChange={pickRange} text={rangeText} />
+            <Select label={t("smartMeters.bucket")} value={bucket} options={link ? bucketsForHours(hours) : bucketsFor(range)} onChange={setBucket} text={(v) => t(`smartMeters.buckets.${v}`)} />
+            <Select label={t("smartMeters.agg")} value={agg} options={aggs} onChange={setAgg} text={(v) => t(`smartMeters.aggs.${v}`)} />
+          </div>
+        }
+      >
+        {scope.kind === "site" && <p className={`mb-1 text-xs ${muted}`}>{t("smartMeters.siteAggs")}</p>}
+        {failed ? (
+          <ErrorNote error={failed.error} />
+        ) : !option || !shaped ? (
+          <Loading />
+        ) : (
+          <>
+            <p className="mb-1 text-sm font-medium">{label}</p>
+            <LazyEChart option={option} label={label} testId="trend-chart" height={340} dataAt={dataAt} onRendered={(ms) => setRendered({ at: dataAt ?? 0, ms })} />
+            <p className={`mt-1 text-xs ${muted}`} data-testid="trend-stats" data-points={points} data-render-ms={rendered && rendered.at === dataAt ? rendered.ms : ""} data-rendered-at={rendered && rendered.at === dataAt ? rendered.at + rendered.ms : ""}>
+              {t("smartMeters.points", { count: points })}
+              {rendered && rendered.at === dataAt ? ` · ${t("smartMeters.drawn", { ms: rendered.ms })}` : ""} · {gaps ? t("smartMeters.gaps", { count: gaps }) : t("smartMeters.noGaps")}
+            </p>
+            {data?.some((series) => series.truncated) && <p role="alert">{t("smartMeters.truncated")}</p>}
+          </>
+        )}
+      </Card>
+      <TotalsCard scope={scope} from={from} to={to} />
+    </>
+  );
+}
+
+/** GET /kpis for the scope over the window the trend shows: energy, peak, autarky, cost, coverage. */
+function TotalsCard({ scope, from, to }: { scope: Scope; from: number; to: number }) {
+  const { t } = useTranslation();
+  const which = scope.kind === "site" ? { site: scope.name } : { meter_id: scope.name };
+  const kpis = useQuery({
+    queryKey: ["kpis", scope.kind, scope.name, from, to],
+    queryFn: ({ signal }) => api<Kpis>("/kpis", { query: { ...which, from: iso(from), to: iso(to) }, signal }),
+    staleTime: 60_000,
+  });
+  return (
+    <Card title={t("smartMeters.totals")} className="lg:col-span-3">
+      <p className={`mb-2 text-xs ${muted}`}>{t("smartMeters.totalsIntro", { from: dateTime(iso(from)), to: dateTime(iso(to)) })}</p>
+      {kpis.isPending ? <Loading /> : kpis.isError ? <ErrorNote error={kpis.error} /> : <KpiGrid kpis={kpis.data} testId="period-kpis" peakWithDate={to - from > 86_400_000} />}
     </Card>
   );
 }

@@ -22,6 +22,7 @@ const en = {
     colBatch: "Checked", colRows: "Rows / expected", colMissing: "Missing", colOutliers: "Outliers (max z)", colDuplicates: "Duplicates", colOrder: "Out of order", colStatus: "Status",
     ok: "ok", flags: { gaps: "gaps", outliers: "outliers", duplicates: "duplicates", outOfOrder: "out of order" },
     noQuality: "No quality reports for these meters yet.",
+    totals: "Totals for the shown period", totalsIntro: "{{from}} to {{to}}: the figures GET /kpis (and Luna) give for this scope.",
   },
 };
 
@@ -46,6 +47,7 @@ const de: typeof en = {
     colBatch: "Geprüft", colRows: "Zeilen / erwartet", colMissing: "Fehlend", colOutliers: "Ausreißer (max. z)", colDuplicates: "Duplikate", colOrder: "Außer Reihenfolge", colStatus: "Status",
     ok: "ok", flags: { gaps: "Lücken", outliers: "Ausreißer", duplicates: "Duplikate", outOfOrder: "Reihenfolge" },
     noQuality: "Für diese Zähler gibt es noch keine Qualitätsberichte.",
+    totals: "Summen für den gezeigten Zeitraum", totalsIntro: "{{from}} bis {{to}}: die Kennzahlen, die GET /kpis (und Luna) für diese Auswahl liefern.",
   },
 };
 
