@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { midnight } from "../src/pages/energy/time";
 import { homeLink, pickSite, planStart } from "../src/pages/home/linkParams";
 import { bucketsForHours, fitBucketHours } from "../src/pages/meters/meterData";
-import { daysBetween, linkWindow, MAX_LINK_DAYS, metersLink, parseDay, parsePeriod, siteScope, withParams } from "../src/pages/meters/linkParams";
+import { browserTz, daysBetween, linkTz, linkWindow, MAX_LINK_DAYS, metersLink, parseDay, parsePeriod, siteScope, withParams } from "../src/pages/meters/linkParams";
 import { planRequest } from "../src/pages/playbook/data";
 import { linkedScenario } from "../src/pages/playbook/linkParams";
 import { historyStart, pricesLink } from "../src/pages/prices/linkParams";
@@ -43,12 +43,20 @@ describe("link dates", () => {
 describe("smart meters link", () => {
   it("reads site and period; the site counts only when the meters have it", () => {
     const link = metersLink(q("site=plant&from=2026-11-30&to=2026-12-07"));
-    expect(link).toEqual({ site: "plant", period: { from: "2026-11-30", to: "2026-12-07" } });
+    expect(link).toEqual({ site: "plant", period: { from: "2026-11-30", to: "2026-12-07" }, tz: browserTz() });
     expect(siteScope(null, link.site, ["home", "plant"])).toBe("site:plant");
     expect(siteScope(null, "nowhere", ["home", "plant"])).toBe("site:home");
     expect(siteScope("meter:m1", "plant", ["home", "plant"])).toBe("meter:m1");
     expect(siteScope(null, null, [])).toBe("");
-    expect(metersLink(q("site=&from=x"))).toEqual({ site: null, period: null });
+    expect(metersLink(q("site=&from=x"))).toEqual({ site: null, period: null, tz: browserTz() });
+  });
+  it("takes the link's time zone for its days when the browser knows it, else the browser's", () => {
+    expect(metersLink(q("from=2026-11-30&to=2026-12-07&tz=America%2FNew_York")).tz).toBe("America/New_York");
+    expect(linkTz("Asia/Tokyo")).toBe("Asia/Tokyo");
+    expect(linkTz("Mars/Olympus")).toBe(browserTz());
+    expect(linkTz(null)).toBe(browserTz());
+    const tokyo = linkWindow({ from: "2026-11-30", to: "2026-12-01" }, linkTz("Asia/Tokyo"));
+    expect(new Date(tokyo.from).toISOString()).toBe("2026-11-29T15:00:00.000Z");
   });
   it("shows the linked days from local midnight to local midnight (a clock-change week has 167 h)", () => {
     const window = linkWindow({ from: "2026-03-23", to: "2026-03-30" }, "Europe/Berlin");
@@ -94,8 +102,8 @@ describe("prices link", () => {
 
 describe("home link", () => {
   it("reads site and plan day; bad values are dropped", () => {
-    expect(homeLink(q("site=plant&day=2026-12-07"))).toEqual({ site: "plant", day: "2026-12-07" });
-    expect(homeLink(q("day=2026-12-32"))).toEqual({ site: null, day: null });
+    expect(homeLink(q("site=plant&day=2026-12-07&tz=UTC"))).toEqual({ site: "plant", day: "2026-12-07", tz: "UTC" });
+    expect(homeLink(q("day=2026-12-32"))).toEqual({ site: null, day: null, tz: browserTz() });
     expect(pickSite(null, "plant", ["home", "plant"])).toBe("plant");
     expect(pickSite(null, "nowhere", ["home", "plant"])).toBe("home");
     expect(pickSite("home", "plant", ["home", "plant"])).toBe("home");

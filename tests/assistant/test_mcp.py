@@ -123,7 +123,7 @@ def test_viewer_lists_read_only_tools_and_reads_the_kpis_route_numbers(
     assert data["autarky_pct"] == round(kpis["autarky_rate"] * 100, 1)
     assert out["structuredContent"]["citation"] == {
         "source": "KPIs site sim, 2026-11-02…2026-11-08",
-        "link": "http://testserver/smart-meters?site=sim&from=2026-11-02&to=2026-11-09",
+        "link": "http://testserver/smart-meters?site=sim&from=2026-11-02&to=2026-11-09&tz=Europe%2FBerlin",
     }
     plan = result(
         rpc(site, viewer, "tools/call", {"name": "optimiser_plan", "arguments": {"day": "2026-11-05"}})
@@ -131,7 +131,7 @@ def test_viewer_lists_read_only_tools_and_reads_the_kpis_route_numbers(
     assert plan["isError"] is False, plan["content"]
     assert plan["structuredContent"]["citation"] == {
         "source": "Optimiser plan site sim, 2026-11-05",
-        "link": "http://testserver/?site=sim&day=2026-11-05",
+        "link": "http://testserver/?site=sim&day=2026-11-05&tz=Europe%2FBerlin",
     }
     sentence, as_json = (c["text"] for c in out["content"])
     assert "kWh" in sentence and "Source: KPIs site sim, 2026-11-02…2026-11-08" in sentence

@@ -62,7 +62,7 @@ def test_autarky_last_week_matches_the_kpis_route(site: TestClient) -> None:
     assert result.data["autarky_pct"] == round(kpis["autarky_rate"] * 100, 1)
     assert answer.language == "de" and f"{result.data['autarky_pct']:.1f}".replace(".", ",") in answer.text
     assert result.citation.source == "KPIs site sim, 2026-11-23…2026-11-29"
-    assert result.citation.link == "/smart-meters?site=sim&from=2026-11-23&to=2026-11-30"
+    assert result.citation.link == "/smart-meters?site=sim&from=2026-11-23&to=2026-11-30&tz=Europe%2FBerlin"
 
 
 def test_why_was_the_bill_high_compares_with_the_previous_month(site: TestClient) -> None:

@@ -152,6 +152,7 @@ def _period(ctx: ToolContext, first: date, last: date) -> Period:
 
 
 def _link(page: str, **params: str) -> str:
+    """A web app page with its query; days go with `tz`, the zone they are calendar days of."""
     return f"{page}?{urlencode(params)}" if params else page
 
 
@@ -192,9 +193,8 @@ def _kpi_data(k: Kpis) -> dict[str, Any]:
 
 
 def _kpi_citation(site: str, period: Period) -> DataCitation:
-    link = _link(
-        "/smart-meters", site=site, **{"from": period.first.isoformat(), "to": period.end.isoformat()}
-    )
+    days = {"from": period.first.isoformat(), "to": period.end.isoformat(), "tz": period.timezone}
+    link = _link("/smart-meters", site=site, **days)  # the page's trend and totals for these days
     return DataCitation(source=f"KPIs site {site}, {period.label}", link=link)
 
 
@@ -383,7 +383,7 @@ def _run_plan(ctx: ToolContext, args: PlanArgs) -> ToolResult:
         "cost_eur": round(plan.total_cost_eur, 2),
         "savings_eur": round(plan.savings_eur, 2),
     }
-    link = _link("/", site=site, day=period.first.isoformat())  # the home page's plan card
+    link = _link("/", site=site, day=period.first.isoformat(), tz=period.timezone)  # Home's plan card
     return ToolResult(
         "optimiser_plan", data, DataCitation(f"Optimiser plan site {site}, {period.label}", link)
     )

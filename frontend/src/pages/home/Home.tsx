@@ -253,7 +253,7 @@ export function Home() {
         {site && <KpiPanel title={t("home.month")} site={site} range={range.month} />}
         {site && siteMeters.length > 0 && <SiteChart meterIds={siteMeters.map((meter) => meter.meter_id)} range={range.last48h} />}
         <RecommendCard />
-        {site && <PlanCard site={site} day={link.day} />}
+        {site && <PlanCard site={site} day={link.day} tz={link.tz} />}
         <StatusCard />
         <AlertsCard />
         {siteMeters.length > 0 && <LatestReadings meters={siteMeters} />}

@@ -16,11 +16,11 @@ const dayName = (day: string) =>
 
 /** The optimiser's plan for the next 24 h in one line (same request and cache as the Playbook's plan);
  * with `day` (a link from Luna: /?site=…&day=…) the plan of that local day instead. */
-export function PlanCard({ site, day = null }: { site: string; day?: string | null }) {
+export function PlanCard({ site, day = null, tz = browserTz() }: { site: string; day?: string | null; tz?: string }) {
   const { t } = useTranslation();
   const plan = useQuery({
-    queryKey: day ? ["playbook", "plan", site, day] : ["playbook", "plan", site],
-    queryFn: ({ signal }) => api<Schedule>("/optimize/schedule", { method: "POST", body: planRequest(site, day ? planStart(day, browserTz()) : undefined), signal }),
+    queryKey: day ? ["playbook", "plan", site, day, tz] : ["playbook", "plan", site],
+    queryFn: ({ signal }) => api<Schedule>("/optimize/schedule", { method: "POST", body: planRequest(site, day ? planStart(day, tz) : undefined), signal }),
     staleTime: 5 * 60_000,
   });
   return (

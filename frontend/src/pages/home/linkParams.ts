@@ -1,18 +1,20 @@
 // Reading Luna's links (/?site=…&day=YYYY-MM-DD: the plan card for that day) as the page's first state.
 // Pure functions (tested in tests/link-params.test.ts). Missing or invalid values: the page's defaults.
 import { midnight } from "../energy/time";
-import { parseDay } from "../meters/linkParams";
+import { linkTz, parseDay } from "../meters/linkParams";
 
 export interface HomeLink {
   /** the linked site, used once the meters' sites are loaded and only when it is one of them */
   site: string | null;
   /** the plan card's day (local), else the next 24 h */
   day: string | null;
+  /** the zone of that day (the link's `tz`, else the browser's) */
+  tz: string;
 }
 
 export function homeLink(params: URLSearchParams): HomeLink {
   const site = params.get("site")?.trim() || null;
-  return { site: site && site.length <= 200 ? site : null, day: parseDay(params.get("day")) };
+  return { site: site && site.length <= 200 ? site : null, day: parseDay(params.get("day")), tz: linkTz(params.get("tz")) };
 }
 
 /** The site shown: the user's choice, else the linked site when it exists, else the first site. */

@@ -16,7 +16,7 @@ import { LazyEChart } from "../energy/LazyEChart";
 import { palette } from "../energy/palette";
 import { iso } from "../energy/time";
 import "./i18n";
-import { browserTz, linkWindow, metersLink, siteScope, withParams, type LinkWindow } from "./linkParams";
+import { linkWindow, metersLink, siteScope, withParams, type LinkWindow } from "./linkParams";
 import { aggsFor, bucketsFor, bucketsForHours, fitBucket, fitBucketHours, gapBuckets, latestQuality, newest, qualityFlags, RANGES, seriesOf, unitFor, type Agg, type Bucket, type RangeId } from "./meterData";
 import { trendOption } from "./options";
 
@@ -372,14 +372,14 @@ export default function Meters() {
   // Luna links here with ?site=…&from=…&to=… (read once; an unknown site or a bad date: the defaults).
   const [params, setParams] = useSearchParams();
   const [link] = useState(() => metersLink(params));
-  const [linked] = useState(() => (link.period ? linkWindow(link.period, browserTz()) : null));
+  const [linked] = useState(() => (link.period ? linkWindow(link.period, link.tz) : null));
   const [chosen, setChosen] = useState<string | null>(null);
   const value = siteScope(chosen, link.site, sites);
   const choose = (next: string) => {
     setChosen(next);
     setParams((current) => withParams(current, { site: next.startsWith("site:") ? next.slice(5) : null }), { replace: true });
   };
-  const presetRange = () => setParams((current) => withParams(current, { from: null, to: null }), { replace: true });
+  const presetRange = () => setParams((current) => withParams(current, { from: null, to: null, tz: null }), { replace: true });
   const scope = useMemo<Scope | null>(() => {
     const [kind, ...rest] = value.split(":");
     const name = rest.join(":");

@@ -45,6 +45,19 @@ export function browserTz(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
+/** The link's `tz` (the zone Luna's days are calendar days of) when the browser knows it, else the
+ * browser's own zone. */
+export function linkTz(value: string | null): string {
+  if (value && value.length <= 64) {
+    try {
+      return new Intl.DateTimeFormat("en", { timeZone: value }).resolvedOptions().timeZone;
+    } catch {
+      // an unknown zone: the browser's
+    }
+  }
+  return browserTz();
+}
+
 /** The linked period as an absolute window [from, to) in epoch ms, local midnights in `tz`. */
 export interface LinkWindow {
   from: number;
@@ -62,12 +75,14 @@ export interface MetersLink {
   /** the linked site, checked against the meters' sites once they are loaded (siteScope) */
   site: string | null;
   period: DayPeriod | null;
+  /** the zone of the period's days (the link's `tz`, else the browser's) */
+  tz: string;
 }
 
 /** What a /smart-meters link asks for. */
 export function metersLink(params: URLSearchParams): MetersLink {
   const site = params.get("site")?.trim() || null;
-  return { site: site && site.length <= 200 ? site : null, period: parsePeriod(params.get("from"), params.get("to")) };
+  return { site: site && site.length <= 200 ? site : null, period: parsePeriod(params.get("from"), params.get("to")), tz: linkTz(params.get("tz")) };
 }
 
 /** The scope select's value: the user's choice, else the linked site when it exists, else the first site. */
