@@ -16,12 +16,9 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
-from luna_iems.adapters.local_extractor import (
-    LocalExtractor,
-    join_wrapped_lines,
-    markdown_inline_text,
-    normalize_space,
-)
+from luna_iems.adapters.local_extractor import LocalExtractor
+from luna_iems.adapters.markdown_extractor import markdown_inline_text
+from luna_iems.adapters.text_blocks import join_wrapped_lines, normalize_space
 from luna_iems.errors import InvalidInputError, PayloadTooLargeError, UnsupportedMediaTypeError
 from luna_iems.filetypes import DOCX, HTML, MARKDOWN, PDF, PLAIN_TEXT, SUPPORTED_TYPES, sniff
 from luna_iems.ports import ExtractedBlock, ExtractedDocument, Extractor, HealthCheck

@@ -1,7 +1,9 @@
 """Text and structure out of documents, in process: PDF, DOCX, HTML, Markdown and plain text.
 
 `LocalExtractor` is the default `Extractor`; `adapters/tika.py` is the production alternative for PDF and
-DOCX and reuses the HTML walker and the PDF line heuristics defined here.
+DOCX and reuses the HTML walker and the PDF line heuristics defined here. The Markdown parser is in
+`markdown_extractor.py`, what all formats share (line joining, titles, `BlockBuilder`) in
+`text_blocks.py`.
 
 Every format becomes a list of `ExtractedBlock`s in reading order: one block per paragraph (or list
 item, table row, heading), with whitespace collapsed and empty blocks dropped. A heading block's
@@ -49,126 +51,28 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import yaml
 from bs4 import BeautifulSoup, Tag
 from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
 
+from luna_iems.adapters.markdown_extractor import extract_markdown
+from luna_iems.adapters.text_blocks import (
+    BlockBuilder,
+    first_line_title,
+    join_wrapped_lines,
+    normalize_space,
+    row_text,
+)
 from luna_iems.errors import InvalidInputError, PayloadTooLargeError
 from luna_iems.filetypes import DOCX, HTML, MARKDOWN, PDF, PLAIN_TEXT, decode_text, sniff
-from luna_iems.ports import ComponentHealth, ExtractedBlock, ExtractedDocument
+from luna_iems.ports import ComponentHealth, ExtractedDocument
 
 if TYPE_CHECKING:
     from pypdf import PageObject
 
-TITLE_MAX_CHARS = 200
 DEFAULT_MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # a DOCX larger than this once unzipped is refused (413)
-
-_INVISIBLE = re.compile(r"[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_HYPHEN_END = re.compile(r"[^\W\d_]-$")
-_CONJUNCTION = re.compile(r"(?:und|oder|bzw\.|sowie|bis|and|or|to)\b")
-
-
-def normalize_space(text: str) -> str:
-    """Collapse every run of whitespace (including NBSP) to one space; drop soft hyphens and controls."""
-    return " ".join(_CONTROL.sub(" ", _INVISIBLE.sub("", text)).split())
-
-
-def join_wrapped_lines(lines: Iterable[str]) -> str:
-    """Hard-wrapped lines back into one paragraph (see the module docstring for hyphens)."""
-    out = ""
-    for raw in lines:
-        line = normalize_space(raw)
-        if not line:
-            continue
-        if not out:
-            out = line
-        elif _HYPHEN_END.search(out) and not _CONJUNCTION.match(line):
-            out += line
-        else:
-            out += " " + line
-    return out
-
-
-def first_line_title(text: str) -> str | None:
-    """A title from the start of `text`: its first line, cut at a word boundary."""
-    for line in text.splitlines():
-        title = normalize_space(line)
-        if title:
-            return truncate_title(title)
-    return None
-
-
-def truncate_title(title: str) -> str:
-    title = normalize_space(title)
-    if len(title) <= TITLE_MAX_CHARS:
-        return title
-    cut = title[:TITLE_MAX_CHARS].rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-") + "…"
-
-
-class BlockBuilder:
-    """Collects blocks in reading order and keeps the heading path by level."""
-
-    def __init__(self) -> None:
-        self.blocks: list[ExtractedBlock] = []
-        self._outline: list[tuple[int, str]] = []
-
-    @property
-    def heading_path(self) -> tuple[str, ...]:
-        return tuple(text for _, text in self._outline)
-
-    def heading(self, text: str, level: int, page: int | None = None) -> None:
-        text = normalize_space(text)
-        if not text:
-            return
-        while self._outline and self._outline[-1][0] >= level:
-            self._outline.pop()
-        self._outline.append((level, text))
-        self.blocks.append(
-            ExtractedBlock(text=text, page=page, heading_path=self.heading_path, kind="heading")
-        )
-
-    def extend_heading(self, text: str) -> None:
-        """Append a wrapped line to the heading just added."""
-        last = self.blocks[-1] if self.blocks else None
-        if last is None or last.kind != "heading" or not self._outline:
-            self.text(text)
-            return
-        joined = join_wrapped_lines([last.text, text])
-        self._outline[-1] = (self._outline[-1][0], joined)
-        self.blocks[-1] = ExtractedBlock(
-            text=joined, page=last.page, heading_path=self.heading_path, kind="heading"
-        )
-
-    def text(self, text: str, page: int | None = None) -> None:
-        text = normalize_space(text)
-        if text:
-            self.blocks.append(ExtractedBlock(text=text, page=page, heading_path=self.heading_path))
-
-    def first_text(self) -> str | None:
-        return self.blocks[0].text if self.blocks else None
-
-    def document(
-        self,
-        content_type: str,
-        *,
-        title: str | None,
-        page_count: int | None = None,
-        empty_message: str = "no extractable text",
-    ) -> ExtractedDocument:
-        if not self.blocks:
-            raise InvalidInputError(empty_message)
-        title = normalize_space(title or "") or first_line_title(self.blocks[0].text)
-        return ExtractedDocument(
-            content_type=content_type,
-            blocks=tuple(self.blocks),
-            title=truncate_title(title) if title else None,
-            page_count=page_count,
-        )
 
 
 class LocalExtractor:
@@ -478,7 +382,7 @@ def extract_docx(data: bytes, *, max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_
             builder.heading(item.text, level)
         elif isinstance(item, Table):
             for row in item.rows:
-                builder.text(_row_text(_unique_cells(row.cells)))
+                builder.text(row_text(_unique_cells(row.cells)))
     return builder.document(DOCX, title=(core_title or "").strip() or title_paragraph)
 
 
@@ -508,10 +412,6 @@ def _unique_cells(cells: Sequence[object]) -> list[str]:
         seen.append(element)
         texts.append(str(getattr(cell, "text", "")))
     return texts
-
-
-def _row_text(cells: Iterable[str]) -> str:
-    return " | ".join(text for text in (normalize_space(cell) for cell in cells) if text)
 
 
 # --- HTML (also Tika's XHTML) ---------------------------------------------------------------------------
@@ -629,7 +529,7 @@ class _HtmlWalker:
         if name == "tr":
             self._flush()
             cells = node.find_all(["td", "th"], recursive=False)
-            self.builder.text(_row_text(cell.get_text(" ") for cell in cells), self._page)
+            self.builder.text(row_text(cell.get_text(" ") for cell in cells), self._page)
             return
         if name == "br":
             self._buffer.append("\n")
@@ -648,196 +548,6 @@ class _HtmlWalker:
             pdf_page_blocks(text.splitlines(), self._page, self.builder, drop_furniture=False)
         else:
             self.builder.text(text, self._page)
-
-
-# --- Markdown -------------------------------------------------------------------------------------------
-
-_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
-_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
-_THEMATIC_BREAK = re.compile(r" {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*")
-_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})")
-_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[a-z]?[.)])(?:[ \t]+\S|[ \t]*$)")
-_BULLET = re.compile(r"[ \t]*[-*+][ \t]+")
-_ORDERED = re.compile(r"[ \t]*(\d{1,9}[a-z]?[.)])[ \t]+")
-_DEFINITION = re.compile(r":[ \t]+(.*)")
-_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*")
-_BLOCKQUOTE = re.compile(r"[ \t]{0,3}>[ \t]?")
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_PRIVATE_BASE = 0xF0000  # escaped punctuation is parked in Unicode plane 15 while inline markup is removed
-_INLINE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # image → alt text
-    (re.compile(r"\[\^[^\]\s]+\]:?"), ""),  # footnote reference or definition label
-    (re.compile(r"\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # link → its text
-    (re.compile(r"<((?:https?|mailto):[^>\s]+)>"), r"\1"),  # autolink
-    (re.compile(r"`([^`\n]+)`"), r"\1"),  # code span
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),  # strong
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # emphasis
-    (re.compile(r"(?<![\w_])_(?=\S)([^_\n]+?)(?<=\S)_(?![\w_])"), r"\1"),
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # strikethrough
-    (re.compile(r"(?<!\S)\*{2,}(?!\S)"), ""),  # empty emphasis ("Begriffsbestimmungen ****")
-)
-
-
-def markdown_inline_text(text: str) -> str:
-    """Markdown inline markup reduced to its text (emphasis, links, images, code, footnotes, escapes)."""
-    text = _ESCAPE.sub(lambda m: chr(_PRIVATE_BASE + ord(m.group(1))), text)
-    for pattern, replacement in _INLINE_RULES:
-        text = pattern.sub(replacement, text)
-    return re.sub(r"[\U000F0021-\U000F007E]", lambda m: chr(ord(m.group(0)) - _PRIVATE_BASE), text)
-
-
-def extract_markdown(text: str) -> ExtractedDocument:
-    lines = text.splitlines()
-    front_title, start = _front_matter(lines)
-    parser = _MarkdownParser()
-    for line in lines[start:]:
-        parser.feed(line)
-    parser.close()
-    return parser.builder.document(MARKDOWN, title=front_title or parser.first_h1)
-
-
-def _front_matter(lines: Sequence[str]) -> tuple[str | None, int]:
-    """(title, index of the first body line): YAML front matter between `---` lines at the very top."""
-    if not lines or lines[0].strip() != "---":
-        return None, 0
-    end = next((i for i in range(1, len(lines)) if lines[i].strip() in {"---", "..."}), None)
-    if end is None:
-        return None, 0
-    raw = "\n".join(lines[1:end])
-    title: str | None = None
-    try:
-        meta = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        meta = None
-    if isinstance(meta, dict):
-        value = next((v for k, v in meta.items() if str(k).lower() == "title"), None)
-        title = str(value) if isinstance(value, (str, int, float)) else None
-    else:
-        match = re.search(r"^title:[ \t]*(.+)$", raw, re.IGNORECASE | re.MULTILINE)
-        title = match.group(1).strip().strip("\"'") if match else None
-    return (normalize_space(title) or None) if title else None, end + 1
-
-
-class _MarkdownParser:
-    def __init__(self) -> None:
-        self.builder = BlockBuilder()
-        self.first_h1: str | None = None
-        self._paragraph: list[str] = []
-        self._fence: str | None = None
-        self._code: list[str] = []
-
-    def feed(self, line: str) -> None:
-        if self._fence is not None:
-            self._feed_code(line, self._fence)
-            return
-        line = _BLOCKQUOTE.sub("", line, count=1) if _BLOCKQUOTE.match(line) else line
-        handlers: tuple[Callable[[str], bool], ...] = (
-            self._blank,
-            self._fence_open,
-            self._atx_heading,
-            self._setext_heading,
-            self._thematic_break,
-            self._table_row,
-            self._definition,
-            self._list_item,
-        )
-        if not any(handler(line) for handler in handlers):
-            self._paragraph.append(line)
-
-    def close(self) -> None:
-        if self._fence is not None:
-            self._emit_code()
-        self._flush()
-
-    def _flush(self) -> None:
-        if self._paragraph:
-            self.builder.text(markdown_inline_text(join_wrapped_lines(self._paragraph)))
-            self._paragraph.clear()
-
-    def _heading(self, text: str, level: int) -> None:
-        text = normalize_space(markdown_inline_text(text))
-        if level == 1 and self.first_h1 is None and text:
-            self.first_h1 = text
-        self.builder.heading(text, level)
-
-    def _feed_code(self, line: str, fence: str) -> None:
-        stripped = line.strip()
-        if stripped.startswith(fence) and set(stripped) == {fence[0]}:
-            self._emit_code()
-        else:
-            self._code.append(line)
-
-    def _emit_code(self) -> None:
-        self.builder.text("\n".join(self._code))
-        self._code.clear()
-        self._fence = None
-
-    def _blank(self, line: str) -> bool:
-        if line.strip():
-            return False
-        self._flush()
-        return True
-
-    def _fence_open(self, line: str) -> bool:
-        match = _FENCE_OPEN.match(line)
-        if match is None:
-            return False
-        self._flush()
-        self._fence = match.group(1)
-        return True
-
-    def _atx_heading(self, line: str) -> bool:
-        match = _ATX.fullmatch(line)
-        if match is None:
-            return False
-        self._flush()
-        self._heading(match.group(2) or "", len(match.group(1)))
-        return True
-
-    def _setext_heading(self, line: str) -> bool:
-        match = _SETEXT.fullmatch(line)
-        if match is None or not self._paragraph or _LIST_ITEM.match(self._paragraph[0]):
-            return False
-        text = join_wrapped_lines(self._paragraph)
-        self._paragraph.clear()
-        self._heading(text, 1 if match.group(1).startswith("=") else 2)
-        return True
-
-    def _thematic_break(self, line: str) -> bool:
-        if _THEMATIC_BREAK.fullmatch(line) is None:
-            return False
-        self._flush()
-        return True
-
-    def _table_row(self, line: str) -> bool:
-        stripped = line.strip()
-        if not stripped.startswith("|"):
-            return False
-        self._flush()
-        if _TABLE_RULE.fullmatch(stripped) is None:
-            cells = stripped.strip("|").split("|")
-            self.builder.text(_row_text(markdown_inline_text(cell) for cell in cells))
-        return True
-
-    def _definition(self, line: str) -> bool:
-        match = _DEFINITION.match(line)
-        if match is None or not self._paragraph:
-            return False
-        self._paragraph[-1] = self._paragraph[-1].rstrip() + ": " + match.group(1)
-        return True
-
-    def _list_item(self, line: str) -> bool:
-        if _LIST_ITEM.match(line) is None:
-            return False
-        self._flush()
-        while _BULLET.match(line):  # "*    *   Gütefaktor": nested bullets on one line
-            line = _BULLET.sub("", line, count=1)
-        ordered = _ORDERED.match(line)
-        if ordered is not None:
-            line = f"{ordered.group(1)} {line[ordered.end() :]}"
-        if line.strip() not in {"", "-", "*", "+"}:  # an empty item ("-" or "*" alone) adds nothing
-            self._paragraph.append(line)
-        return True
 
 
 # --- Plain text -----------------------------------------------------------------------------------------
