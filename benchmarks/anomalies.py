@@ -43,7 +43,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from luna_iems.decisions.anomalies import Anomaly, DetectorConfig, Kind, detect
+from luna_iems.decisions.anomalies import detect
+from luna_iems.decisions.anomaly_types import Anomaly, DetectorConfig, Kind
 
 FloatArray = npt.NDArray[np.float64]
 

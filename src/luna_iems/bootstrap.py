@@ -210,7 +210,7 @@ class Container:
     def token_counter(self) -> Callable[[str], int]:
         """Word pieces of the embedding model, for chunk sizes (loaded once, no torch import)."""
         if self._token_counter is None:
-            from luna_iems.knowledge.chunking import wordpiece_counter
+            from luna_iems.knowledge.wordpieces import wordpiece_counter
 
             self._token_counter = wordpiece_counter()
         return self._token_counter

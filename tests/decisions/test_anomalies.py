@@ -19,7 +19,8 @@ import numpy.typing as npt
 import pytest
 from benchmarks.anomalies import KINDS, InjectedAnomaly, inject
 
-from luna_iems.decisions.anomalies import Anomaly, DetectorConfig, detect
+from luna_iems.decisions.anomalies import detect
+from luna_iems.decisions.anomaly_types import Anomaly, DetectorConfig
 from luna_iems.simulation.config import load_sim_config
 from luna_iems.simulation.meters import simulate_meter
 from luna_iems.timeseries.quality import OUTLIER_Z, robust_z

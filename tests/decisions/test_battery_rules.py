@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from luna_iems.bootstrap import Container
-from luna_iems.decisions import rule_service, rules
+from luna_iems.decisions import rule_service, rule_specs, rules
 from luna_iems.decisions.rules import RuleError, RuleState
 from luna_iems.main import create_app
 from luna_iems.simulation import service as sim_service
@@ -21,7 +21,7 @@ from tests.conftest import ADMIN_TOKEN, auth, make_settings
 ADMIN = auth(ADMIN_TOKEN)
 QUARTER = timedelta(minutes=15)
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
-RESERVE = next(spec for spec in rules.BUILTIN_RULES if spec["name"] == "soc-reserve")
+RESERVE = next(spec for spec in rule_specs.BUILTIN_RULES if spec["name"] == "soc-reserve")
 
 
 def rule(**fields: Any) -> rules.CompiledRule:

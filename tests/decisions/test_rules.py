@@ -17,16 +17,13 @@ import pytest
 from pydantic import ValidationError
 
 from luna_iems.decisions import rules
-from luna_iems.decisions.expressions import MAX_MESSAGE_CHARS, compile_condition, compile_expression
+from luna_iems.decisions.expressions import compile_condition, compile_expression
+from luna_iems.decisions.message_templates import MAX_MESSAGE_CHARS
+from luna_iems.decisions.rule_specs import BUILTIN_RULES, VARIABLES, Action, RuleSpec, Severity
 from luna_iems.decisions.rules import (
-    BUILTIN_RULES,
-    VARIABLES,
-    Action,
     CompiledRule,
     RuleError,
-    RuleSpec,
     RuleState,
-    Severity,
     dry_run,
     parse_rule,
     parse_rules_yaml,

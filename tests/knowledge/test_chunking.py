@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from luna_iems.knowledge import chunking
-from luna_iems.knowledge.chunking import (
+from luna_iems.knowledge import wordpieces
+from luna_iems.knowledge.chunking import Chunk, chunk_blocks, section_of
+from luna_iems.knowledge.sentences import split_sentences
+from luna_iems.knowledge.wordpieces import (
     MAX_CHUNK_TOKENS,
     ApproximateCounter,
-    Chunk,
     TokenCounter,
-    chunk_blocks,
-    section_of,
-    split_sentences,
     tokenizer_file,
     wordpiece_counter,
 )
@@ -111,7 +109,7 @@ def _overlap(previous: str, following: str) -> str:
 def test_wordpiece_counter_is_the_model_tokenizer_without_specials(raw_tokenizer: Tokenizer) -> None:
     count = wordpiece_counter()
     assert isinstance(count, TokenCounter)
-    assert chunking.describe_counter(count) == "wordpiece"
+    assert wordpieces.describe_counter(count) == "wordpiece"
     assert wordpiece_counter() is count  # cached
     text = "Der grundzuständige Messstellenbetreiber nach § 3 Abs. 1 MsbG."
     assert count(text) == len(raw_tokenizer.encode(text).ids) - 2
@@ -125,10 +123,10 @@ def test_wordpiece_counter_is_the_model_tokenizer_without_specials(raw_tokenizer
 def test_counter_falls_back_to_an_approximation_with_a_log_line(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(chunking, "tokenizer_file", lambda: None)
+    monkeypatch.setattr(wordpieces, "tokenizer_file", lambda: None)
     wordpiece_counter.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="luna_iems.knowledge.chunking"):
+        with caplog.at_level(logging.WARNING, logger="luna_iems.knowledge.wordpieces"):
             count = wordpiece_counter()
         assert isinstance(count, ApproximateCounter)
         assert count("eins zwei drei vier fünf") == 7  # ceil(1.4 * 5)

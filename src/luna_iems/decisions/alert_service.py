@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from luna_iems.db.base import utcnow
-from luna_iems.decisions import anomalies, repository
+from luna_iems.decisions import anomalies, anomaly_types, repository
 from luna_iems.decisions import history as history_module
 from luna_iems.decisions.models import Alert
 from luna_iems.decisions.schemas import AlertList, AlertQuery, AlertRead, DetectRead, DetectRequest
@@ -38,7 +38,7 @@ REFERENCE_WEEKS = 4
 FloatArray = history_module.FloatArray
 
 
-def _fingerprint(meter_id: str, field: str, anomaly: anomalies.Anomaly) -> str:
+def _fingerprint(meter_id: str, field: str, anomaly: anomaly_types.Anomaly) -> str:
     return f"anomaly:{meter_id}:{field}:{anomaly.kind}:{anomaly.start.isoformat()}"
 
 
@@ -82,16 +82,16 @@ def detect_meter(
     found = 0
     touched: list[Alert] = []
     new = 0
-    runs: list[tuple[str, FloatArray, FloatArray | None, anomalies.DetectorConfig]] = [
+    runs: list[tuple[str, FloatArray, FloatArray | None, anomaly_types.DetectorConfig]] = [
         (
             "consumption_kw",
             energy.consumption_kw,
             expected_profile(energy.consumption_kw, start=ts_from, n=n, timezone=scope.timezone),
-            anomalies.DEFAULT_CONFIG,
+            anomaly_types.DEFAULT_CONFIG,
         )
     ]
     if np.nan_to_num(energy.production_kw[offset:]).any():
-        runs.append(("production_kw", energy.production_kw, None, anomalies.DEFAULT_CONFIG))
+        runs.append(("production_kw", energy.production_kw, None, anomaly_types.DEFAULT_CONFIG))
     for field, values, expected, config in runs:
         detected = anomalies.detect(
             start=ts_from,
@@ -109,7 +109,7 @@ def detect_meter(
     return found, touched, new
 
 
-def _merge(session: Session, meter_id: str, field: str, anomaly: anomalies.Anomaly) -> tuple[Alert, bool]:
+def _merge(session: Session, meter_id: str, field: str, anomaly: anomaly_types.Anomaly) -> tuple[Alert, bool]:
     """Extend an overlapping alert of the same meter, field and kind, or add a new one."""
     existing = repository.overlapping_alert(
         session=session,

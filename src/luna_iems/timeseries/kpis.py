@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from luna_iems.db.base import from_epoch_us, to_epoch_us
 from luna_iems.tariffs import pricing
 from luna_iems.tariffs import service as tariff_service
-from luna_iems.timeseries import repository, rollup_service
+from luna_iems.timeseries import repository, rollup_repository, rollup_service
 from luna_iems.timeseries import service as timeseries_service
 from luna_iems.timeseries.schemas import Kpis
 
@@ -67,9 +67,13 @@ def energy_15m(
     """The quarter-hours of one meter (its rollups) or of a site (its site rollups) in [from, to)."""
     netting: float | None = None
     if meter_id is not None:
-        rows = repository.site_energy_15m(session=session, meter_ids=[meter_id], ts_from=ts_from, ts_to=ts_to)
+        rows = rollup_repository.site_energy_15m(
+            session=session, meter_ids=[meter_id], ts_from=ts_from, ts_to=ts_to
+        )
     else:
-        rows = repository.site_rollups_15m(session=session, site=site or "", ts_from=ts_from, ts_to=ts_to)
+        rows = rollup_repository.site_rollups_15m(
+            session=session, site=site or "", ts_from=ts_from, ts_to=ts_to
+        )
         netting = max((float(r[7]) for r in rows), default=None)
     data = np.array([[float(v or 0.0) for v in r[1:7]] for r in rows], dtype=np.float64).reshape(-1, 6)
     covered_s, consumption, production, imports, exports, meters = data.T

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from luna_iems.db.base import from_epoch_us, to_epoch_us
-from luna_iems.timeseries import repository
+from luna_iems.timeseries import repository, rollup_repository
 from luna_iems.timeseries.models import Meter
 from luna_iems.timeseries.netting import QUARTER_US, MeterSamples, SiteRows, common_step_us, net_site
 from luna_iems.timeseries.rollups import DAY_US, US, compute_rollups, typical_step_us
@@ -35,7 +35,7 @@ def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None)
 
     Returns the number of pending ranges done (meters' and sites').
     """
-    pending = repository.pending_ranges(session=session, meter_ids=meter_ids)
+    pending = rollup_repository.pending_ranges(session=session, meter_ids=meter_ids)
     by_meter: dict[str, list[tuple[datetime, datetime]]] = {}
     for p in pending:
         by_meter.setdefault(p.meter_id, []).append((p.ts_from, p.ts_to))
@@ -49,8 +49,8 @@ def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None)
             reach = _refresh_meter(session=session, meter=meter, start=start, end=end, steps=steps)
             if reach is not None:
                 touched.append((meter.site, *reach))
-    repository.add_site_pending(session=session, ranges=touched)
-    repository.delete_pending(session=session, pending_ids=[p.pending_id for p in pending])
+    rollup_repository.add_site_pending(session=session, ranges=touched)
+    rollup_repository.delete_pending(session=session, pending_ids=[p.pending_id for p in pending])
     sites = None if meter_ids is None else repository.sites_of_meters(session=session, meter_ids=meter_ids)
     done = len(pending) + refresh_site_rollups(session=session, sites=sites, steps=steps)
     session.commit()
@@ -59,7 +59,7 @@ def refresh_rollups(*, session: Session, meter_ids: Sequence[str] | None = None)
 
 def mark_site_changed(*, session: Session, site: str) -> None:
     """Queue the whole history of `site` (a meter joined or left it)."""
-    repository.add_site_pending(
+    rollup_repository.add_site_pending(
         session=session, ranges=[(site, datetime(1970, 1, 2, tzinfo=UTC), _END_OF_TIME)]
     )
 
@@ -124,7 +124,9 @@ def _refresh_meter(
             window_us=(to_epoch_us(hour_start), to_epoch_us(hour_end)),
         )
         spans = {"15m": (hour_start, hour_end), "1h": (hour_start, hour_end), "1d": (day_start, day_end)}
-        repository.replace_rollups(session=session, meter_id=meter.meter_id, spans=spans, rollups=rollups)
+        rollup_repository.replace_rollups(
+            session=session, meter_id=meter.meter_id, spans=spans, rollups=rollups
+        )
     return low, high
 
 
@@ -134,7 +136,7 @@ def refresh_site_rollups(
     """Recompute the pending ranges of these sites (all by default); returns ranges done. `steps`: reading
     intervals already found in this refresh (meter id -> (step, declared)); the others are looked up."""
     steps = {} if steps is None else steps
-    pending = repository.site_pending_ranges(session=session, sites=sites)
+    pending = rollup_repository.site_pending_ranges(session=session, sites=sites)
     by_site: dict[str, list[tuple[datetime, datetime]]] = {}
     for p in pending:
         by_site.setdefault(p.site, []).append((p.ts_from, p.ts_to))
@@ -142,7 +144,7 @@ def refresh_site_rollups(
         meters = repository.meters_of_site(session=session, site=site)
         for start, end in merge_spans(spans):
             _refresh_site(session=session, site=site, meters=meters, start=start, end=end, steps=steps)
-    repository.delete_site_pending(session=session, pending_ids=[p.pending_id for p in pending])
+    rollup_repository.delete_site_pending(session=session, pending_ids=[p.pending_id for p in pending])
     return len(pending)
 
 
@@ -157,14 +159,14 @@ def _refresh_site(
 ) -> None:
     meter_ids = [m.meter_id for m in meters]
     extent = (
-        repository.rollup_extent(
+        rollup_repository.rollup_extent(
             session=session, meter_ids=meter_ids, ts_from=start, ts_to=end + timedelta(days=1)
         )
         if meter_ids
         else None
     )
     if extent is None:  # no meter has data here (any more): the site has none either
-        repository.replace_site_rollups(session=session, site=site, ts_from=start, ts_to=end, rows=[])
+        rollup_repository.replace_site_rollups(session=session, site=site, ts_from=start, ts_to=end, rows=[])
         return
     low, high = max(start, extent[0]), min(end, extent[1]) + timedelta(minutes=15)
     for m in meters:
@@ -193,7 +195,7 @@ def _refresh_site(
             # Quarter-hours whose raw readings are gone (retention) keep what the meters' rollups hold,
             # netted per quarter-hour.
             rows.append(_from_meter_rollups(session, meter_ids, a, b, skip=set(rows[0].ts_us.tolist())))
-        repository.replace_site_rollups(session=session, site=site, ts_from=a, ts_to=b, rows=rows)
+        rollup_repository.replace_site_rollups(session=session, site=site, ts_from=a, ts_to=b, rows=rows)
 
 
 def _from_meter_rollups(
@@ -201,7 +203,7 @@ def _from_meter_rollups(
 ) -> SiteRows:
     found = [
         r
-        for r in repository.site_energy_15m(
+        for r in rollup_repository.site_energy_15m(
             session=session, meter_ids=meter_ids, ts_from=ts_from, ts_to=ts_to
         )
         if int(r[0]) not in skip

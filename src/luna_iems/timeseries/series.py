@@ -19,7 +19,7 @@ import numpy as np
 
 from luna_iems.db.base import to_epoch_us
 from luna_iems.db.timebucket import Bucket, bucket_end, label_to_datetime
-from luna_iems.timeseries import repository
+from luna_iems.timeseries import repository, rollup_repository
 from luna_iems.timeseries.rollup_service import refresh_rollups
 from luna_iems.timeseries.schemas import Agg
 from luna_iems.timeseries.service import check_range, get_meter, rollup_resolution
@@ -66,13 +66,13 @@ def reading_columns(
     refresh_rollups(session=session, meter_ids=[meter_id])
     resolution = rollup_resolution(bucket, tz, meter.timezone, ts_from, ts_to)
     if bucket == "15m":
-        rows = repository.quarter_hour_rollups(
+        rows = rollup_repository.quarter_hour_rollups(
             session=session, meter_id=meter_id, ts_from=ts_from, ts_to=ts_to
         )
         starts = [int(row[0]) for row in rows]
         durations = [QUARTER_HOUR_S] * len(rows)
     else:
-        rows = repository.bucketed_rollups(
+        rows = rollup_repository.bucketed_rollups(
             session=session,
             meter_ids=[meter_id],
             resolution=resolution,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from luna_iems.db.base import from_epoch_us, to_epoch_us
 from luna_iems.db.timebucket import Bucket, bucket_end, label_to_datetime
 from luna_iems.errors import InvalidInputError, NotFoundError
-from luna_iems.timeseries import repository
+from luna_iems.timeseries import repository, rollup_repository
 from luna_iems.timeseries.models import Meter
 from luna_iems.timeseries.quality import SeriesQualityReport, assess_batch
 from luna_iems.timeseries.rollup_service import mark_site_changed, refresh_rollups
@@ -121,7 +121,7 @@ def delete_meter(*, session: Session, meter_id: str) -> None:
 
 
 def _mark_all_pending(*, session: Session, meter_id: str) -> None:
-    repository.add_pending(
+    rollup_repository.add_pending(
         session=session,
         ranges=[(meter_id, datetime(1970, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))],
     )
@@ -291,7 +291,7 @@ def write_readings(
         (meter_id, from_epoch_us(int(lo)), from_epoch_us(int(hi)))
         for meter_id, lo, hi in zip(distinct, low.tolist(), high.tolist(), strict=True)
     ]
-    repository.add_pending(session=session, ranges=ranges)
+    rollup_repository.add_pending(session=session, ranges=ranges)
     return _finish_batch(
         session=session,
         kind="readings",
@@ -457,7 +457,7 @@ def query_readings(
         )
     refresh_rollups(session=session, meter_ids=[meter_id])
     resolution = rollup_resolution(bucket, tz, meter.timezone, ts_from, ts_to)
-    buckets = repository.bucketed_rollups(
+    buckets = rollup_repository.bucketed_rollups(
         session=session,
         meter_ids=[meter_id],
         resolution=resolution,
