@@ -7,7 +7,7 @@ import { useLocation } from "react-router";
 import { storeKey } from "../src/api/client";
 import { addDays, dayKey, midnight } from "../src/pages/energy/time";
 import { PlanCard } from "../src/pages/home/PlanCard";
-import { browserTz } from "../src/pages/meters/linkParams";
+import { browserTz } from "../src/links";
 import Meters from "../src/pages/meters/Meters";
 import Playbook from "../src/pages/playbook/Playbook";
 import { MARKET_TZ } from "../src/pages/prices/priceData";

@@ -138,11 +138,6 @@ class KnowledgeIndex:
                 and (not lead_only or meta.lead)
             }
 
-    def search(
-        self, terms: Sequence[str], *, top_k: int, allowed: set[str] | None
-    ) -> list[tuple[str, float]]:
-        return self.lexical.search(terms, top_k=top_k, allowed=allowed)
-
     def __len__(self) -> int:
         return len(self._meta)
 

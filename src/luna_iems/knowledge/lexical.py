@@ -40,7 +40,6 @@ Persistence is not here: the knowledge store keeps each chunk's terms (compactly
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 import re
 import threading
@@ -494,14 +493,9 @@ class LexicalIndex:
                 self._suffix_cache = (self._version, reversed_terms)
             key = suffix[::-1]
             start = bisect.bisect_right(reversed_terms, key)
-            found: list[str] = []
-            for candidate in itertools.islice(reversed_terms, start, None):
-                if not candidate.startswith(key):
-                    break
-                term = candidate[::-1]
-                if self.df(term) > 0:
-                    found.append(term)
-            return sorted(found)
+            end = bisect.bisect_left(reversed_terms, key + "\U0010ffff", start)  # every term with the prefix
+            found = [candidate[::-1] for candidate in reversed_terms[start:end]]
+            return sorted(term for term in found if self.df(term) > 0)
 
     def df(self, term: str) -> int:
         """Live documents containing `term` (0 if none)."""
@@ -530,10 +524,10 @@ class LexicalIndex:
     ) -> list[tuple[str, float]]:
         """The `top_k` best (doc_id, BM25 score) pairs, best first; equal scores by doc id.
 
-        Each distinct query term counts once, times its entry in `weights` (default 1; expansion terms
-        of pseudo-relevance feedback weigh less). `k1` and `b` override the index's parameters for this
-        query. `allowed`, when given, restricts the hits to those ids. Documents matching no query term
-        are never returned.
+        Each distinct query term counts once, times its entry in `weights` (default 1; expansion terms,
+        e.g. German everyday words and compound heads, weigh less). `k1` and `b` override the index's
+        parameters for this query. `allowed`, when given, restricts the hits to those ids. Documents
+        matching no query term are never returned.
         """
         if top_k <= 0:
             return []

@@ -195,7 +195,7 @@ def _general_fields(stamps: Sequence[str]) -> _Fields | None:
     n = len(stamps)
     c = np.zeros((n, _TS_WIDTH), dtype=np.int32)  # code points, 0 past the end of each text
     c[:, :width] = text.view(np.uint32).reshape(n, width)
-    d = c - 48  # digit values where c is an ASCII digit
+    d = c.astype(np.int64) - 48  # digit values where c is an ASCII digit
     digit = (d >= 0) & (d <= 9)
     length = (c != 0).sum(axis=1)
     at = np.arange(n)
@@ -222,7 +222,7 @@ def _general_fields(stamps: Sequence[str]) -> _Fields | None:
         return None
 
     def number(*positions: int) -> npt.NDArray[np.int64]:
-        return _decimal(d.astype(np.int64), positions)
+        return _decimal(d, positions)
 
     return (
         number(0, 1, 2, 3), number(5, 6), number(8, 9), number(11, 12), number(14, 15), number(17, 18),

@@ -12,7 +12,7 @@ import { KpiGrid } from "../../components/KpiGrid";
 import { LazyPowerChart } from "../../components/LazyPowerChart";
 import { LunaChat } from "../../components/luna/LunaChat";
 import { dateTime, duration, withUnit } from "../../format";
-import { withParams } from "../meters/linkParams";
+import { withParams } from "../../links";
 import { homeLink, pickSite } from "./linkParams";
 import { periods, sumByTime } from "./periods";
 import { PlanCard } from "./PlanCard";

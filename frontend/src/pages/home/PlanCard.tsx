@@ -8,7 +8,7 @@ import { euro, withUnit } from "../../format";
 import i18n from "../../i18n";
 import { PLAN, planRequest, type Schedule } from "../playbook/data";
 import "./i18n";
-import { browserTz } from "../meters/linkParams";
+import { browserTz } from "../../links";
 import { planStart } from "./linkParams";
 
 const dayName = (day: string) =>

@@ -1,7 +1,7 @@
 // Reading Luna's links (/?site=…&day=YYYY-MM-DD: the plan card for that day) as the page's first state.
 // Pure functions (tested in tests/link-params.test.ts). Missing or invalid values: the page's defaults.
 import { midnight } from "../energy/time";
-import { linkTz, parseDay } from "../meters/linkParams";
+import { linkTz, parseDay } from "../../links";
 
 export interface HomeLink {
   /** the linked site, used once the meters' sites are loaded and only when it is one of them */

@@ -16,7 +16,8 @@ import { LazyEChart } from "../energy/LazyEChart";
 import { palette } from "../energy/palette";
 import { iso } from "../energy/time";
 import "./i18n";
-import { linkWindow, metersLink, siteScope, withParams, type LinkWindow } from "./linkParams";
+import { linkWindow, metersLink, siteScope, type LinkWindow } from "./linkParams";
+import { withParams } from "../../links";
 import { aggsFor, bucketsFor, bucketsForHours, fitBucket, fitBucketHours, gapBuckets, latestQuality, newest, qualityFlags, RANGES, seriesOf, unitFor, type Agg, type Bucket, type RangeId } from "./meterData";
 import { trendOption } from "./options";
 

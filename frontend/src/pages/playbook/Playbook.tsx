@@ -17,7 +17,7 @@ import {
   type Evaluation, type Rule, type RuleDraft, type Row, type Scenario, type Schedule, type Sliders, type StackSeries,
 } from "./data";
 import "./i18n";
-import { withParams } from "../meters/linkParams";
+import { withParams } from "../../links";
 import { linkedScenario } from "./linkParams";
 import { firingsOption, flowsOption, socOption } from "./options";
 

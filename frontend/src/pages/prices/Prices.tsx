@@ -13,7 +13,7 @@ import { LazyEChart } from "../energy/LazyEChart";
 import { palette } from "../energy/palette";
 import { addDays, dayKey, iso, isoWeek, midnight, mondayOf } from "../energy/time";
 import "./i18n";
-import { withParams } from "../meters/linkParams";
+import { withParams } from "../../links";
 import { HISTORY_WEEKS, pricesLink, type Compare } from "./linkParams";
 import { compareOption, CT_KWH, dayOption, EUR_MWH, historyOption, priceText } from "./options";
 import { compareDefaults, ctPerKwh, defaultDay, MARKET_TZ, negativePeriods, overlay, stats, stepOf, storedDays, toPairs, type PricePair } from "./priceData";

@@ -1,7 +1,7 @@
 // Reading Luna's links (/prices?from=YYYY-MM-DD&to=YYYY-MM-DD, `to` exclusive) as the page's first state.
 // Pure functions (tested in tests/link-params.test.ts). Missing or invalid dates: the page's defaults.
 import { addDays, mondayOf } from "../energy/time";
-import { daysBetween, parsePeriod } from "../meters/linkParams";
+import { daysBetween, parsePeriod } from "../../links";
 
 /** The history card's choices (weeks back from this week's Monday). */
 export const HISTORY_WEEKS = [5, 13, 52] as const;

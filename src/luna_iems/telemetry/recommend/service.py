@@ -167,14 +167,12 @@ def apply_reward(
         )
     if arm_id is None or arm_id not in arm_catalog.BY_ID:
         return True
-    stored = repository.get_reward(session=session, recommendation_id=recommendation_id, arm_id=arm_id)
-    previous = stored.reward if stored is not None else None
-    if stored is None:
-        stored = RecommendationReward(
-            recommendation_id=recommendation_id, arm_id=arm_id, reward=float(reward), source=source[:40]
-        )
-        repository.add_reward(session=session, reward=stored)
+    stored = repository.get_reward(
+        session=session, recommendation_id=recommendation_id, arm_id=arm_id
+    ) or RecommendationReward(recommendation_id=recommendation_id, arm_id=arm_id)
+    previous: float | None = stored.reward  # None: this action's first reward
     stored.reward, stored.source, stored.rewarded_at = float(reward), source[:40], utcnow()
+    repository.add_reward(session=session, reward=stored)  # a no-op for a stored one
     x = np.asarray(recommendation.context["values"], dtype=np.float64)
     row = _arm_row(session, arm_id)
     stats = _load_stats(session)[arm_id]
